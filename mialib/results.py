@@ -1,0 +1,107 @@
+"""One results file per notebook, results/<notebook>.json, in one schema:
+
+    {"schema": 1, "notebook": ..., "parameters": {...}, "seed": ..., "git_commit": ...,
+     "metrics": {...}, "queries_per_sample": {...}, "wall_time_s": ..., "versions": {...}}
+
+Everything except ``wall_time_s`` is a function of the code and the parameters, so two runs
+of the same commit and profile give identical files apart from that one field.
+"""
+
+from __future__ import annotations
+
+import math
+import platform
+import subprocess
+import time
+from pathlib import Path
+
+import numpy as np
+
+from . import __version__, paths
+from .fileio import write_json
+from .plots import save_fig
+
+SCHEMA_VERSION = 1
+TIMING_KEYS = ("wall_time_s",)
+
+
+def git_commit() -> str:
+    """The repository's HEAD commit ("+dirty" when tracked files changed), or "unknown"."""
+    root = paths.repo_root()
+    try:
+        head = subprocess.run(["git", "rev-parse", "HEAD"], cwd=root, capture_output=True,
+                              text=True, timeout=10, check=True).stdout.strip()
+        dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], cwd=root,
+                               capture_output=True, text=True, timeout=10).stdout.strip()
+    except (OSError, subprocess.SubprocessError):
+        return "unknown"
+    return head + ("+dirty" if dirty else "")
+
+
+def to_jsonable(obj):
+    """Numpy/torch scalars and arrays, tuples and paths -> plain JSON values; NaN -> None."""
+    if hasattr(obj, "detach"):
+        obj = obj.detach().cpu().numpy()
+    if isinstance(obj, np.ndarray):
+        return to_jsonable(obj.tolist())
+    if isinstance(obj, (np.integer,)):
+        return int(obj)
+    if isinstance(obj, (np.floating, float)):
+        return None if not math.isfinite(float(obj)) else float(obj)
+    if isinstance(obj, dict):
+        return {str(k): to_jsonable(v) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return [to_jsonable(v) for v in obj]
+    if isinstance(obj, Path):
+        return str(obj)
+    return obj
+
+
+class NotebookRun:
+    """The bookkeeping of one notebook execution: its name, parameters and seed, the clock,
+    and the only two ways it writes output: :meth:`save_fig` and :meth:`write_results`."""
+
+    def __init__(self, notebook: str, parameters: dict, seed: int | None = None):
+        self.notebook = notebook
+        self.parameters = dict(parameters)
+        self.seed = seed if seed is not None else self.parameters.get("seed")
+        self.started = time.perf_counter()
+        self.figures: list[Path] = []
+
+    @classmethod
+    def from_namespace(cls, notebook: str, namespace: dict) -> "NotebookRun":
+        """Collect the notebook's parameters from its namespace: every name annotated in the
+        parameters cell (``n: int = 3  # ...``), with the value it has now (papermill's
+        injected cell overrides values, not annotations)."""
+        names = namespace.get("__annotations__", {})
+        return cls(notebook, {k: namespace[k] for k in names if k in namespace})
+
+    def save_fig(self, fig, name: str) -> list[Path]:
+        """figures/<notebook>_<name>.png and .pdf."""
+        out = save_fig(fig, self.notebook, name)
+        self.figures.extend(out)
+        return out
+
+    def write_results(self, metrics: dict, queries_per_sample: dict | None = None,
+                      extra: dict | None = None) -> Path:
+        """Write results/<notebook>.json in the schema above and return its path."""
+        doc = {
+            "schema": SCHEMA_VERSION,
+            "notebook": self.notebook,
+            "parameters": to_jsonable(self.parameters),
+            "seed": self.seed,
+            "git_commit": git_commit(),
+            "metrics": to_jsonable(metrics),
+            "queries_per_sample": to_jsonable(queries_per_sample or {}),
+            "figures": sorted(p.name for p in self.figures),
+            "wall_time_s": round(time.perf_counter() - self.started, 2),
+            "versions": {"mialib": __version__, "python": platform.python_version()},
+        }
+        if extra:
+            doc["extra"] = to_jsonable(extra)
+        return write_json(paths.results_dir() / f"{self.notebook}.json", doc)
+
+
+def without_timings(doc: dict) -> dict:
+    """A results document with its timing fields removed (for reproducibility checks)."""
+    return {k: v for k, v in doc.items() if k not in TIMING_KEYS}
