@@ -51,7 +51,7 @@ def load_unet(key: str, model_cls=None):
         if record.get("key") != key:
             raise ValueError(f"record.json names key {record.get('key')!r}")
         model = model_cls.from_pretrained(folder / "unet", use_safetensors=True,
-                                          local_files_only=True)
+                                          local_files_only=True, low_cpu_mem_usage=False)
     except Exception as exc:
         warnings.warn(f"cache entry {folder} is partial or corrupt ({type(exc).__name__}: "
                       f"{str(exc)[:200]}); retraining it", RuntimeWarning, stacklevel=2)

@@ -1,6 +1,7 @@
 """From a notebook's parameters to its data and its trained target model, in two calls:
 
     spec = TargetSpec.from_params(dataset="digits", image_size=8, n_members=256, ...)
+    # in a notebook: TargetSpec.from_params(**TargetSpec.pick(run.parameters))
     data = load_data(spec)                      # the split images, as tensors in [-1, 1]
     target = get_target(spec, device="auto")    # cached, trained on the members if absent
 
@@ -35,14 +36,24 @@ class TargetSpec:
     train: TrainConfig = field(default_factory=TrainConfig)
 
     @classmethod
+    def pick(cls, params: dict) -> dict:
+        """The entries of a notebook's parameters that :meth:`from_params` takes."""
+        import inspect
+
+        names = set(inspect.signature(cls.from_params).parameters)
+        return {k: v for k, v in params.items() if k in names}
+
+    @classmethod
     def from_params(cls, *, dataset: str, image_size: int, n_members: int, n_nonmembers: int,
                     n_calibration: int = 0, block_out_channels=(32, 64), layers_per_block: int = 1,
                     attention=(), train_steps: int = 3000, batch_size: int = 64,
                     lr: float = 2e-3, ema_decay: float = 0.999, seed: int = 0,
-                    channels: int | None = None) -> "TargetSpec":
+                    channels: int | None = None, device: str | None = None) -> "TargetSpec":
         """Build a spec from flat notebook parameters. ``n_calibration`` members and as many
         non-members are set aside for threshold calibration (the calibration members are
-        trained on too). ``channels`` defaults to what the data set has (digits: 1)."""
+        trained on too). ``channels`` defaults to what the data set has (digits: 1).
+        ``device`` is accepted (and ignored) so a notebook's parameters can be passed whole:
+        where a model is trained does not change what it is."""
         if channels is None:
             channels = 1 if dataset == "digits" else 3
         model = ModelConfig(image_size=image_size, channels=channels,

@@ -80,7 +80,8 @@ def evaluate(member_scores, nonmember_scores, *, calibration=None, fprs=DEFAULT_
 
     Returns a dict with ``auc``, ``asr``, ``tpr@1%fpr``, ``tpr@0.1%fpr`` (for the default
     ``fprs``), ``n_members``, ``n_nonmembers``, ``ci`` (metric -> [low, high], when
-    ``n_boot`` > 0), ``unreliable`` (metrics that the sample size cannot support) and, when
+    ``n_boot`` > 0), ``unreliable`` (TPR@FPR metrics whose FPR budget allows no false
+    positive at this number of (calibration) non-members: they measure TPR at FPR = 0) and, when
     ``calibration=(cal_member_scores, cal_nonmember_scores)`` is given,
     ``calibrated_asr``, ``calibrated_threshold`` and per FPR budget ``calibrated_tpr@..``
     and ``calibrated_fpr@..`` (the FPR actually reached on the evaluation non-members).
@@ -114,6 +115,7 @@ def evaluate(member_scores, nonmember_scores, *, calibration=None, fprs=DEFAULT_
             out["calibrated_" + fpr_key(f)] = float((m >= t_f).mean())
             out["calibrated_" + fpr_key(f).replace("tpr@", "fpr@")] = float((n >= t_f).mean())
         out["n_calibration"] = [int(len(cm)), int(len(cn))]
+        out["unreliable"] += ["calibrated_" + fpr_key(f) for f in fprs if len(cn) * f < 1.0]
     return out
 
 

@@ -73,8 +73,8 @@ def build_scheduler(num_train_timesteps: int = 1000, beta_start: float = 1e-4,
 
 
 def count_parameters(model: torch.nn.Module) -> int:
-    """Number of trainable parameters."""
-    return sum(p.numel() for p in model.parameters() if p.requires_grad)
+    """Number of parameters (trainable or frozen, e.g. an EMA copy)."""
+    return sum(p.numel() for p in model.parameters())
 
 
 def resolve_device(device: str = "auto") -> torch.device:

@@ -22,6 +22,11 @@ REPORTED = {
     "secmi_stat/tiny-imagenet": {"asr": 0.821, "auc": 0.894},
     "secmi_stat/sd-v1.4": {"asr": 0.664, "auc": 0.707},
 }
+# The experimental setup behind those numbers (same source).
+SETUP = {
+    "secmi/cifar10": {"n_members": 25_000, "n_nonmembers": 25_000, "train_steps": 800_000,
+                      "nns_train_frac": 0.2, "nns_epochs": 15},
+}
 SOURCES = {
     "secmi": "Duan et al., ICML 2023 (SecMI), as summarised in PAPERS.md section 1",
     "external_terrors": "t-errors of third-party CIFAR DDPMs, neilkale/quantile-diffusion-mia "
@@ -35,6 +40,13 @@ def reported(key: str) -> dict:
     if key not in REPORTED:
         raise KeyError(f"no reported numbers for {key!r}; known: {sorted(REPORTED)}")
     return dict(REPORTED[key])
+
+
+def setup(key: str) -> dict:
+    """The reported experimental setup of ``key`` ("secmi/cifar10")."""
+    if key not in SETUP:
+        raise KeyError(f"no reported setup for {key!r}; known: {sorted(SETUP)}")
+    return dict(SETUP[key])
 
 
 def load_external_terrors(dataset: str) -> tuple[np.ndarray, np.ndarray]:

@@ -20,9 +20,9 @@ from pathlib import Path
 import numpy as np
 import torch
 from safetensors.torch import load_file, save_file
-from tqdm.auto import tqdm
 
 from .fileio import atomic_path, write_json
+from .progress import progress_bar
 
 
 @dataclass(frozen=True)
@@ -161,8 +161,7 @@ def train_diffusion(model: torch.nn.Module, alphas_cumprod: torch.Tensor, images
 
     window = max(1, cfg.steps // log_points)
     t0 = time.perf_counter()
-    bar = tqdm(total=cfg.steps, initial=start, desc="training", disable=not progress,
-               dynamic_ncols=True)
+    bar = progress_bar(total=cfg.steps, initial=start, desc="training", enabled=progress)
     for step in range(start, cfg.steps):
         idx = torch.randint(0, len(data), (cfg.batch_size,), generator=gen)
         t = torch.randint(0, T, (cfg.batch_size,), generator=gen)

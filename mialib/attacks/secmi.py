@@ -18,8 +18,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 import torch
-from tqdm.auto import tqdm
 
+from ..progress import progress_bar
 from .classifier import SmallResNet
 from .target import DiffusionTarget
 
@@ -115,7 +115,7 @@ def secmi_nns(target: DiffusionTarget, member_x0, nonmember_x0, *, t_sec: int = 
     net = SmallResNet(x_tr.shape[1], 2, width=width).to(dev)
     opt = torch.optim.SGD(net.parameters(), lr=lr, momentum=momentum, weight_decay=weight_decay)
     losses = []
-    for _ in tqdm(range(epochs), desc="SecMI_NNs", disable=not progress):
+    for _ in progress_bar(range(epochs), desc="SecMI_NNs", enabled=progress):
         net.train()
         order = torch.randperm(len(x_tr), generator=gen)
         total = 0.0

@@ -2,10 +2,8 @@
 
 It wraps a noise predictor eps_theta(x, t, cond) and its schedule abar_t, checks attack
 inputs, batches them, runs the model in fp32 without gradients, counts model queries, and
-implements the deterministic DDIM map of PAPERS.md (Song et al. 2021, eq. 12 with sigma=0):
-
-    D(x, s -> u) = sqrt(abar_u) (x - sqrt(1 - abar_s) e) / sqrt(abar_s) + sqrt(1 - abar_u) e,
-    e = eps_theta(x, s).
+exposes the deterministic DDIM map D(x, s -> u) of PAPERS.md (see :mod:`mialib.ddim`) as
+one model query.
 """
 
 from __future__ import annotations
@@ -16,6 +14,8 @@ from typing import Callable, Iterator
 
 import numpy as np
 import torch
+
+from ..ddim import ddim_step
 
 EpsFn = Callable[..., torch.Tensor]
 
@@ -178,6 +178,4 @@ class DiffusionTarget:
         """The deterministic DDIM map D(x, s -> u) and the noise e = eps_theta(x, s) it used
         (one query). Adds noise when s < u (inversion), removes it when s > u."""
         e = self.eps(x, s, cond)
-        a_s, a_u = self.abar(s), self.abar(u)
-        x0_pred = (x.to(e.device, torch.float32) - (1.0 - a_s) ** 0.5 * e) / a_s ** 0.5
-        return a_u ** 0.5 * x0_pred + (1.0 - a_u) ** 0.5 * e, e
+        return ddim_step(x.to(e.device, torch.float32), e, self.abar(s), self.abar(u)), e
