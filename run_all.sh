@@ -14,4 +14,4 @@ tools/setup_env.sh
 export HF_HUB_OFFLINE=1 MPLBACKEND=Agg
 start=$(date +%s)
 .venv/bin/python -m mialib.runner "$profile" "$@"
-echo "[run_all] total wall time (set-up included): $(( $(date +%s) - start )) s"
+echo "[run_all] notebooks wall time: $(( $(date +%s) - start )) s"
