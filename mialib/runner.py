@@ -114,12 +114,15 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("profile", nargs="?", default="quick", help="smoke, quick, full or a .yaml path")
     ap.add_argument("--only", nargs="*", default=None, help="notebook stems to run (default: all)")
     ap.add_argument("--output-dir", default=None, help="executed copies (default build/executed)")
-    ap.add_argument("--log-output", action="store_true", help="stream cell output to the terminal")
+    ap.add_argument("--log-output", action="store_true",
+                    help="stream cell output (and progress bars) to the terminal")
     args = ap.parse_args(argv)
 
     root = paths.repo_root()
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     os.environ.setdefault("MPLBACKEND", "Agg")
+    if not args.log_output:  # nobody sees in-notebook bars in a headless run; keep copies clean
+        os.environ.setdefault("MIALIB_PROGRESS", "0")
     os.environ["MIALIB_ROOT"] = str(root)
     notebooks = notebook_paths(root)
     try:
