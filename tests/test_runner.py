@@ -77,3 +77,19 @@ def test_describe_failure_names_notebook_and_cell(tmp_path):
                                   evalue="division by zero", traceback=[])
     msg = runner.describe_failure(exc, tmp_path / "02_secmi.ipynb")
     assert msg.startswith("02_secmi.ipynb: cell 4") and "ZeroDivisionError: division by zero" in msg
+
+
+def test_full_profile_model_builds_and_runs_on_its_image_size():
+    """The full profile is sized for a GPU and not run by the tests; at least its model must
+    build from the profile and denoise an image of the profile's size."""
+    import torch
+
+    from mialib.experiment import TargetSpec
+    from mialib.models import build_unet
+
+    common = runner.load_profile(runner.profile_path("full"))["common"]
+    spec = TargetSpec.from_params(**TargetSpec.pick(common))
+    unet = build_unet(spec.model)
+    x = torch.zeros(1, spec.model.channels, spec.model.image_size, spec.model.image_size)
+    with torch.no_grad():
+        assert unet(x, torch.tensor([10])).sample.shape == x.shape
