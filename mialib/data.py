@@ -193,6 +193,9 @@ def _read_attributes(csv_path: Path, filenames: list[str]) -> tuple[dict[str, np
         rows = list(csv.DictReader(fh))
     if not rows or "filename" not in rows[0]:
         raise ValueError(f"{csv_path}: the attributes CSV needs a header with a 'filename' column")
+    short = [r.get("filename") for r in rows if None in r.values()]
+    if short:
+        raise ValueError(f"{csv_path}: row for {short[0]!r} has fewer fields than the header")
     by_name = {r["filename"]: r for r in rows}
     absent = [f for f in filenames if f not in by_name]
     if absent:

@@ -125,12 +125,15 @@ def get_target(spec: TargetSpec, data: ExperimentData | None = None, device: str
     if hit is not None:
         unet, record = hit
         return Target(unet.to(dev), scheduler, record, from_cache=True)
-    unet = build_unet(spec.model)
+    with torch.random.fork_rng(devices=[]):  # initial weights depend on the spec's seed only
+        torch.manual_seed(spec.train.seed)
+        unet = build_unet(spec.model)
     started = time.time()
     result = train_diffusion(unet, scheduler.alphas_cumprod, data.training, spec.train,
                              device=dev, checkpoint_dir=cache.checkpoint_dir(key),
                              progress=progress)
     record = {
+        "key": key,
         "spec": asdict(spec),
         "split_hash": data.split.hash,
         "data_fingerprint": data.dataset.fingerprint(),

@@ -140,8 +140,6 @@ def train_diffusion(model: torch.nn.Module, alphas_cumprod: torch.Tensor, images
     model = model.to(device).train()
     ema = copy.deepcopy(model).requires_grad_(False).eval()
     opt = torch.optim.AdamW(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
-    sched = torch.optim.lr_scheduler.LambdaLR(
-        opt, lambda s: min(1.0, (s + 1) / max(1, cfg.warmup_steps)))
     data = images.to(device, torch.float32)
     abar_dev = abar.to(device)
 
@@ -156,8 +154,6 @@ def train_diffusion(model: torch.nn.Module, alphas_cumprod: torch.Tensor, images
             restored = None
         if restored is not None:
             start, curve, (acc, acc_n) = restored
-            for _ in range(start):
-                sched.step()
 
     window = max(1, cfg.steps // log_points)
     t0 = time.perf_counter()
@@ -176,13 +172,14 @@ def train_diffusion(model: torch.nn.Module, alphas_cumprod: torch.Tensor, images
                 drop = torch.rand(cfg.batch_size, generator=gen) < cfg.label_dropout
                 y = torch.where(drop, torch.full_like(y, null_label), y)
             kwargs["class_labels"] = y.to(device)
+        for group in opt.param_groups:  # linear warm-up, then constant
+            group["lr"] = cfg.lr * min(1.0, (step + 1) / max(1, cfg.warmup_steps))
         pred = model(xt, t, **kwargs).sample
         loss = torch.nn.functional.mse_loss(pred, noise)
         opt.zero_grad(set_to_none=True)
         loss.backward()
         torch.nn.utils.clip_grad_norm_(model.parameters(), cfg.grad_clip)
         opt.step()
-        sched.step()
         with torch.no_grad():
             for pe, p in zip(ema.parameters(), model.parameters()):
                 pe.lerp_(p, 1.0 - cfg.ema_decay)

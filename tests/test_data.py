@@ -5,13 +5,13 @@ from __future__ import annotations
 
 import os
 import pickle
+import shlex
 import warnings
 
 import numpy as np
 import pytest
 import torch
 
-from mialib import data as datamod
 from mialib.data import (DataNotFoundError, ImageSet, load_cifar10, load_dataset, load_digits,
                          load_image_folder, resize, subset)
 
@@ -207,7 +207,7 @@ class _Evil:
         self.marker = marker
 
     def __reduce__(self):
-        return (os.system, (f"echo pwned > {self.marker}",))
+        return (os.system, (f"echo pwned > {shlex.quote(str(self.marker))}",))
 
 
 def test_load_cifar10_refuses_malicious_pickle(tmp_path):
@@ -369,4 +369,14 @@ def test_load_dataset(digits):
     ds = load_dataset("digits", 8)
     assert torch.equal(ds.images, digits.images)
     assert load_dataset("digits", 16).images.shape == (1797, 1, 16, 16)
-    assert datamod.IMAGE_SUFFIXES[0] == ".png"
+
+
+def test_load_image_folder_csv_short_row_is_a_clear_error(tmp_path):
+    from PIL import Image
+
+    folder = tmp_path / "short"
+    folder.mkdir()
+    Image.new("RGB", (4, 4), (10, 20, 30)).save(folder / "a.png")
+    (folder / "attributes.csv").write_text("filename,label,colour\na.png,1\n")
+    with pytest.raises(ValueError, match="fewer fields"):
+        load_image_folder(folder, 4)
