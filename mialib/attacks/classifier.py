@@ -1,11 +1,18 @@
 """A ResNet-18-shaped image classifier (He et al. 2016) for small inputs, written here
-because torchvision cannot be installed beside the CPU torch build. SecMI_NNs trains one on
-per-pixel error maps; ``width`` scales every stage (64 = ResNet-18's widths)."""
+because torchvision cannot be installed beside the CPU torch build, and the one training
+recipe that uses it: train on part of the members and non-members, score the held-out rest.
+SecMI_NNs trains it on per-pixel error maps, the blind baseline on the images themselves;
+``width`` scales every stage (64 = ResNet-18's widths)."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass, field
+
+import numpy as np
 import torch
 from torch import nn
+
+from ..progress import progress_bar
 
 
 class BasicBlock(nn.Module):
@@ -44,3 +51,73 @@ class SmallResNet(nn.Module):
 
     def forward(self, x):
         return self.head(self.features(x).mean(dim=(2, 3)))
+
+
+@dataclass
+class HeldoutScores:
+    """Scores of a binary classifier on the images it was NOT trained on, the positions of
+    those images in the inputs, and its training loss per epoch."""
+
+    member_scores: torch.Tensor
+    nonmember_scores: torch.Tensor
+    member_eval_idx: np.ndarray
+    nonmember_eval_idx: np.ndarray
+    train_loss: list = field(default_factory=list)
+
+
+def heldout_classifier_scores(members: torch.Tensor, nonmembers: torch.Tensor, *,
+                              train_frac: float = 0.2, epochs: int = 15, lr: float = 1e-3,
+                              momentum: float = 0.9, weight_decay: float = 5e-4,
+                              batch_size: int = 128, width: int = 64, seed: int = 0,
+                              device: str | torch.device = "cpu", progress: bool = False,
+                              desc: str = "classifier") -> HeldoutScores:
+    """Train a :class:`SmallResNet` to tell ``members`` (label 1) from ``nonmembers`` (label 0),
+    both Tensor[N, C, H, W], on a seeded random ``train_frac`` of each (SGD with momentum and
+    weight decay; inputs divided by their standard deviation on the training part), and score
+    the rest: member-minus-non-member logits, higher = member."""
+    if not 0.0 < train_frac < 1.0:
+        raise ValueError(f"train_frac must lie in (0, 1), got {train_frac}")
+    if members.ndim != 4 or nonmembers.ndim != 4 or members.shape[1:] != nonmembers.shape[1:]:
+        raise ValueError(f"members and non-members must be Tensor[N, C, H, W] of one shape, got "
+                         f"{tuple(members.shape)} and {tuple(nonmembers.shape)}")
+    rng = np.random.default_rng(seed)
+    m_perm, n_perm = rng.permutation(len(members)), rng.permutation(len(nonmembers))
+    m_tr, n_tr = int(round(train_frac * len(members))), int(round(train_frac * len(nonmembers)))
+    if min(m_tr, n_tr) < 1 or m_tr == len(members) or n_tr == len(nonmembers):
+        raise ValueError(f"train_frac={train_frac} leaves no training or no held-out images "
+                         f"({len(members)} members, {len(nonmembers)} non-members)")
+    x_tr = torch.cat([members[m_perm[:m_tr]], nonmembers[n_perm[:n_tr]]]).float()
+    y_tr = torch.cat([torch.ones(m_tr), torch.zeros(n_tr)]).long()
+    scale = x_tr.std().clamp_min(1e-12)
+
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(seed)
+        net = SmallResNet(x_tr.shape[1], 2, width=width).to(device)
+    gen = torch.Generator().manual_seed(seed)
+    opt = torch.optim.SGD(net.parameters(), lr=lr, momentum=momentum, weight_decay=weight_decay)
+    losses = []
+    for _ in progress_bar(range(epochs), desc=desc, enabled=progress):
+        net.train()
+        order = torch.randperm(len(x_tr), generator=gen)
+        total = 0.0
+        for start in range(0, len(order), batch_size):
+            idx = order[start:start + batch_size]
+            logits = net((x_tr[idx] / scale).to(device))
+            loss = torch.nn.functional.cross_entropy(logits, y_tr[idx].to(device))
+            opt.zero_grad(set_to_none=True)
+            loss.backward()
+            opt.step()
+            total += loss.item() * len(idx)
+        losses.append(total / len(order))
+
+    @torch.no_grad()
+    def score(x):
+        net.eval()
+        out = []
+        for start in range(0, len(x), 512):
+            logits = net((x[start:start + 512].float() / scale).to(device)).double().cpu()
+            out.append(logits[:, 1] - logits[:, 0])
+        return torch.cat(out)
+
+    m_ev, n_ev = np.sort(m_perm[m_tr:]), np.sort(n_perm[n_tr:])
+    return HeldoutScores(score(members[m_ev]), score(nonmembers[n_ev]), m_ev, n_ev, losses)

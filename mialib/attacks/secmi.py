@@ -14,13 +14,11 @@ SecMI_stat thresholds -t-error; SecMI_NNs trains a classifier on |x^ - x~| maps.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
-import numpy as np
 import torch
 
-from ..progress import progress_bar
-from .classifier import SmallResNet
+from .classifier import HeldoutScores, heldout_classifier_scores
 from .target import DiffusionTarget
 
 
@@ -73,15 +71,11 @@ def secmi_stat(target: DiffusionTarget, x0, t_sec: int = 100, k: int = 10,
 
 
 @dataclass
-class NNsResult:
+class NNsResult(HeldoutScores):
     """SecMI_NNs output: scores of the held-out images only (the classifier never saw them),
-    the positions of those images in the inputs, and the classifier's training loss."""
+    the positions of those images in the inputs, the classifier's training loss, and the
+    model queries per image the error maps cost."""
 
-    member_scores: torch.Tensor
-    nonmember_scores: torch.Tensor
-    member_eval_idx: np.ndarray
-    nonmember_eval_idx: np.ndarray
-    train_loss: list = field(default_factory=list)
     queries_per_sample: int = 0
 
 
@@ -91,53 +85,17 @@ def secmi_nns(target: DiffusionTarget, member_x0, nonmember_x0, *, t_sec: int = 
               member_cond=None, nonmember_cond=None, progress: bool = False) -> NNsResult:
     """SecMI_NNs: a ResNet-18-shaped classifier on |x^ - x~| maps, trained on a random
     ``train_frac`` of the members and of the non-members (SGD with the paper's lr 1e-3,
-    momentum 0.9, weight decay 5e-4, batch 128, 15 epochs by default) and scored on the rest.
-    The maps are divided by one scale (their standard deviation on the training part) so the
-    tiny errors suit the network. Scores are member-minus-non-member logits (higher = member).
+    momentum 0.9, weight decay 5e-4, batch 128, 15 epochs by default) and scored on the rest
+    (:func:`.classifier.heldout_classifier_scores`). The maps are divided by one scale (their
+    standard deviation on the training part) so the tiny errors suit the network. Scores are
+    member-minus-non-member logits (higher = member).
     """
-    if not 0.0 < train_frac < 1.0:
+    if not 0.0 < train_frac < 1.0:  # before any query
         raise ValueError(f"train_frac must lie in (0, 1), got {train_frac}")
     m_maps = secmi_error_maps(target, member_x0, t_sec, k, member_cond).abs()
     n_maps = secmi_error_maps(target, nonmember_x0, t_sec, k, nonmember_cond).abs()
-    rng = np.random.default_rng(seed)
-    m_perm, n_perm = rng.permutation(len(m_maps)), rng.permutation(len(n_maps))
-    m_tr, n_tr = int(round(train_frac * len(m_maps))), int(round(train_frac * len(n_maps)))
-    if min(m_tr, n_tr) < 1 or m_tr == len(m_maps) or n_tr == len(n_maps):
-        raise ValueError(f"train_frac={train_frac} leaves no training or no held-out images "
-                         f"({len(m_maps)} members, {len(n_maps)} non-members)")
-    x_tr = torch.cat([m_maps[m_perm[:m_tr]], n_maps[n_perm[:n_tr]]])
-    y_tr = torch.cat([torch.ones(m_tr), torch.zeros(n_tr)]).long()
-    scale = x_tr.std().clamp_min(1e-12)
-
-    torch.manual_seed(seed)
-    gen = torch.Generator().manual_seed(seed)
-    dev = target.device
-    net = SmallResNet(x_tr.shape[1], 2, width=width).to(dev)
-    opt = torch.optim.SGD(net.parameters(), lr=lr, momentum=momentum, weight_decay=weight_decay)
-    losses = []
-    for _ in progress_bar(range(epochs), desc="SecMI_NNs", enabled=progress):
-        net.train()
-        order = torch.randperm(len(x_tr), generator=gen)
-        total = 0.0
-        for start in range(0, len(order), batch_size):
-            idx = order[start:start + batch_size]
-            logits = net((x_tr[idx] / scale).to(dev))
-            loss = torch.nn.functional.cross_entropy(logits, y_tr[idx].to(dev))
-            opt.zero_grad(set_to_none=True)
-            loss.backward()
-            opt.step()
-            total += loss.item() * len(idx)
-        losses.append(total / len(order))
-
-    @torch.no_grad()
-    def score(maps):
-        net.eval()
-        out = []
-        for start in range(0, len(maps), 512):
-            logits = net((maps[start:start + 512] / scale).to(dev)).double().cpu()
-            out.append(logits[:, 1] - logits[:, 0])
-        return torch.cat(out)
-
-    m_ev, n_ev = np.sort(m_perm[m_tr:]), np.sort(n_perm[n_tr:])
-    return NNsResult(score(m_maps[m_ev]), score(n_maps[n_ev]), m_ev, n_ev, losses,
-                     secmi_queries(t_sec, k))
+    res = heldout_classifier_scores(m_maps, n_maps, train_frac=train_frac, epochs=epochs, lr=lr,
+                                    momentum=momentum, weight_decay=weight_decay,
+                                    batch_size=batch_size, width=width, seed=seed,
+                                    device=target.device, progress=progress, desc="SecMI_NNs")
+    return NNsResult(**vars(res), queries_per_sample=secmi_queries(t_sec, k))
