@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import platform
 import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 
 import torch
 
@@ -113,10 +113,39 @@ def cache_key(spec: TargetSpec, data: ExperimentData) -> str:
                               "split": data.split.hash, "data": data.dataset.fingerprint()})
 
 
+def with_steps(spec: TargetSpec, steps: int) -> TargetSpec:
+    """``spec`` with a different training budget."""
+    return replace(spec, train=replace(spec.train, steps=int(steps)))
+
+
+def _record(spec: TargetSpec, data: ExperimentData, key: str, model, loss_curve, wall_time_s: float,
+            resumed_from: int, started: float, dev, snapshot_of: str | None = None) -> dict:
+    return {
+        "key": key,
+        "spec": asdict(spec),
+        "split_hash": data.split.hash,
+        "data_fingerprint": data.dataset.fingerprint(),
+        "n_training_images": len(data.training),
+        "n_parameters": count_parameters(model),
+        "steps": spec.train.steps,
+        "resumed_from_step": resumed_from,
+        "loss_curve": loss_curve,
+        "wall_time_s": round(wall_time_s, 2),
+        "trained_at_unix": round(started),
+        "device": str(dev),
+        "snapshot_of": snapshot_of,
+        "versions": {"mialib": __version__, "torch": torch.__version__,
+                     "python": platform.python_version()},
+    }
+
+
 def get_target(spec: TargetSpec, data: ExperimentData | None = None, device: str = "auto",
-               progress: bool = True) -> Target:
+               progress: bool = True, snapshot_steps=()) -> Target:
     """The target model of ``spec``: loaded from the cache, or trained on the members (and
-    calibration members) and cached. An interrupted training resumes from its checkpoint."""
+    calibration members) and cached. An interrupted training resumes from its checkpoint.
+    While training, the models at ``snapshot_steps`` (< spec.train.steps) are cached too,
+    each under the key of ``with_steps(spec, s)``: they are the models those shorter runs
+    would give (see :func:`mialib.training.train_diffusion`)."""
     data = data if data is not None else load_data(spec)
     dev = resolve_device(device)
     key = cache_key(spec, data)
@@ -129,24 +158,35 @@ def get_target(spec: TargetSpec, data: ExperimentData | None = None, device: str
         torch.manual_seed(spec.train.seed)
         unet = build_unet(spec.model)
     started = time.time()
+    t0 = time.perf_counter()
+
+    def save_snapshot(step, ema, curve):
+        s_spec = with_steps(spec, step)
+        s_key = cache_key(s_spec, data)
+        cache.save_unet(s_key, ema, _record(s_spec, data, s_key, ema, curve, time.perf_counter() - t0,
+                                            0, started, dev, snapshot_of=key))
+
     result = train_diffusion(unet, scheduler.alphas_cumprod, data.training, spec.train,
                              device=dev, checkpoint_dir=cache.checkpoint_dir(key),
-                             progress=progress)
-    record = {
-        "key": key,
-        "spec": asdict(spec),
-        "split_hash": data.split.hash,
-        "data_fingerprint": data.dataset.fingerprint(),
-        "n_training_images": len(data.training),
-        "n_parameters": count_parameters(result.ema_model),
-        "steps": spec.train.steps,
-        "resumed_from_step": result.resumed_from,
-        "loss_curve": result.loss_curve,
-        "wall_time_s": round(result.wall_time_s, 2),
-        "trained_at_unix": round(started),
-        "device": str(dev),
-        "versions": {"mialib": __version__, "torch": torch.__version__,
-                     "python": platform.python_version()},
-    }
+                             progress=progress, on_snapshot=save_snapshot,
+                             snapshot_steps=tuple(int(s) for s in snapshot_steps))
+    record = _record(spec, data, key, result.ema_model, result.loss_curve, result.wall_time_s,
+                     result.resumed_from, started, dev)
     cache.save_unet(key, result.ema_model, record)
     return Target(result.ema_model, scheduler, record, from_cache=False)
+
+
+def get_targets_for_budgets(spec: TargetSpec, budgets, data: ExperimentData | None = None,
+                            device: str = "auto", progress: bool = True) -> dict[int, Target]:
+    """One target per training budget (steps), all from the cache where present. The missing
+    ones come from ONE training run to the largest missing budget that caches the others on
+    the way, so the cost is the largest missing budget, not the sum."""
+    budgets = sorted({int(b) for b in budgets})
+    if not budgets or budgets[0] < 1:
+        raise ValueError(f"budgets must be positive step counts, got {budgets}")
+    data = data if data is not None else load_data(spec)
+    missing = [b for b in budgets if not cache.entry_dir(cache_key(with_steps(spec, b), data)).exists()]
+    if missing:
+        get_target(with_steps(spec, missing[-1]), data, device=device, progress=progress,
+                   snapshot_steps=missing[:-1])
+    return {b: get_target(with_steps(spec, b), data, device=device, progress=progress) for b in budgets}

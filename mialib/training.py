@@ -114,7 +114,8 @@ def train_diffusion(model: torch.nn.Module, alphas_cumprod: torch.Tensor, images
                     cfg: TrainConfig, labels: np.ndarray | torch.Tensor | None = None,
                     null_label: int | None = None, device: str | torch.device = "cpu",
                     checkpoint_dir: str | Path | None = None, checkpoint_every: int = 500,
-                    progress: bool = True, log_points: int = 100) -> TrainResult:
+                    progress: bool = True, log_points: int = 100,
+                    on_snapshot=None, snapshot_steps=()) -> TrainResult:
     """Train ``model`` (a diffusers UNet2DModel, or any module with the same call
     signature) to predict the noise, on ``images`` (Tensor[N, C, H, W] in [-1, 1]).
 
@@ -122,7 +123,10 @@ def train_diffusion(model: torch.nn.Module, alphas_cumprod: torch.Tensor, images
     ``cfg.label_dropout`` > 0 a label is replaced by ``null_label`` with that probability.
     With ``checkpoint_dir`` a checkpoint is written every ``checkpoint_every`` steps and a
     re-run with the same settings resumes from it (a mismatching or unreadable checkpoint is
-    ignored). Returns a :class:`TrainResult`; the EMA model is in eval mode, on ``device``.
+    ignored). ``on_snapshot(step, ema_model, loss_curve)`` is called after each step in
+    ``snapshot_steps``: the learning rate is constant after warm-up and every draw comes from
+    one generator, so the EMA model at step s is the one a run of ``steps=s`` would return.
+    Returns a :class:`TrainResult`; the EMA model is in eval mode, on ``device``.
     """
     if images.ndim != 4 or len(images) == 0:
         raise ValueError(f"images must be a non-empty Tensor[N, C, H, W], got {tuple(images.shape)}")
@@ -190,6 +194,8 @@ def train_diffusion(model: torch.nn.Module, alphas_cumprod: torch.Tensor, images
             bar.set_postfix(loss=f"{acc / acc_n:.4f}")
             acc, acc_n = 0.0, 0
         bar.update(1)
+        if on_snapshot is not None and step + 1 in snapshot_steps and step + 1 < cfg.steps:
+            on_snapshot(step + 1, ema, list(curve))
         if ckpt is not None and checkpoint_every and (step + 1) % checkpoint_every == 0 \
                 and step + 1 < cfg.steps:
             _save_checkpoint(ckpt, model, ema, opt, gen, step + 1, curve, (acc, acc_n), meta)

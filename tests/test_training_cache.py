@@ -426,3 +426,47 @@ def test_get_target_trains_caches_and_retrains_corrupt_entry(exp_root):
     fourth = get_target(spec, data, device="cpu", progress=False)
     assert fourth.from_cache is True and _same(fourth.unet, first.unet)
     assert experiment.cache.entry_dir(key) == exp_root / "cache" / key
+
+
+def test_snapshots_are_the_models_shorter_runs_give(abar, images):
+    """Constant learning rate after warm-up and one generator: the EMA model at step 4 of an
+    8-step run is bitwise the model of a 4-step run."""
+    snaps = {}
+    long = _train(_unet(), abar, images, _small(steps=8), snapshot_steps=(4,),
+                  on_snapshot=lambda step, ema, curve: snaps.setdefault(step, _weights(ema)))
+    short = _train(_unet(), abar, images, _small(steps=4))
+    assert set(snaps) == {4}
+    assert _same(snaps[4], short.ema_model)
+    assert not _same(snaps[4], long.ema_model)
+
+
+def test_budget_targets_come_from_one_run_and_match_separate_runs(exp_root):
+    from mialib.experiment import get_targets_for_budgets, with_steps
+    spec = TargetSpec.from_params(**{**PARAMS, "train_steps": 6})
+    data = load_data(spec)
+    calls = []
+    real = experiment.train_diffusion
+
+    def counting(*a, **kw):
+        calls.append(a[3].steps)
+        return real(*a, **kw)
+    experiment.train_diffusion = counting
+    try:
+        got = get_targets_for_budgets(spec, [2, 4, 6], data, device="cpu", progress=False)
+        assert calls == [6], "one run to the largest budget"
+        assert sorted(got) == [2, 4, 6] and all(t.from_cache for t in got.values())
+        assert got[2].record["snapshot_of"] == cache_key(with_steps(spec, 6), data)
+        again = get_targets_for_budgets(spec, [2, 4, 6, 8], data, device="cpu", progress=False)
+        assert calls == [6, 8]  # only the missing budget is trained
+        assert _same(again[4].unet, got[4].unet)
+    finally:
+        experiment.train_diffusion = real
+    separate = get_target(with_steps(spec, 4), data, device="cpu", progress=False)
+    assert separate.from_cache
+    # a fresh 4-step run, trained independently in another cache, gives the same weights
+    import os
+    os.environ["MIALIB_CACHE"] = str(exp_root / "cache2")
+    fresh = get_target(with_steps(spec, 4), data, device="cpu", progress=False)
+    assert not fresh.from_cache and _same(fresh.unet, got[4].unet)
+    with pytest.raises(ValueError, match="budgets"):
+        get_targets_for_budgets(spec, [0, 2], data)
