@@ -22,6 +22,23 @@ REPORTED = {
     "secmi_stat/tiny-imagenet": {"asr": 0.821, "auc": 0.894},
     "secmi_stat/sd-v1.4": {"asr": 0.664, "auc": 0.707},
 }
+# Li et al. 2025, noise aggregation with small-noise injection, DDPM targets; the naive-loss
+# and SecMI rows are the baselines of the same table (PAPERS.md section 2 and "Baselines").
+REPORTED.update({
+    "noise_aggregation/cifar10": {"asr": 0.901, "auc": 0.957, "tpr@1%fpr": 0.287, "tpr@0.1%fpr": 0.0122},
+    "noise_aggregation/cifar100": {"asr": 0.839, "auc": 0.903, "tpr@1%fpr": 0.0965},
+    "noise_aggregation/tiny-imagenet": {"asr": 0.842, "auc": 0.912, "tpr@1%fpr": 0.1458},
+    "naive_loss/cifar10": {"asr": 0.663, "auc": 0.718, "tpr@1%fpr": 0.0335},
+    "secmi_stat/cifar10 (noise-aggregation paper)": {"asr": 0.811, "auc": 0.881, "tpr@1%fpr": 0.0911},
+    # Kong et al., ICLR 2024 (PIA), CIFAR-10 DDPM
+    "pia_proximal/cifar10": {"auc": 0.885, "tpr@1%fpr": 0.137},
+})
+# Noise-aggregation ablations on CIFAR-10 (same source): TPR@1%FPR against K, ASR per metric.
+ABLATIONS = {
+    "noise_aggregation/K_tpr@1%fpr": {2: 0.255, 3: 0.269, 4: 0.286, 5: 0.297, 6: 0.269, 7: 0.220, 8: 0.177},
+    "noise_aggregation/metric_asr": {"l2": 0.901, "density": 0.901, "centroid": 0.899, "l1": 0.885,
+                                     "hull": 0.771},
+}
 # The experimental setup behind those numbers (same source).
 SETUP = {
     "secmi/cifar10": {"n_members": 25_000, "n_nonmembers": 25_000, "train_steps": 800_000,
@@ -29,6 +46,8 @@ SETUP = {
 }
 SOURCES = {
     "secmi": "Duan et al., ICML 2023 (SecMI), as summarised in PAPERS.md section 1",
+    "noise_aggregation": "Li et al. 2025 (noise aggregation with small-noise injection), PAPERS.md section 2",
+    "pia": "Kong et al., ICLR 2024 (PIA), PAPERS.md 'Baselines'",
     "external_terrors": "t-errors of third-party CIFAR DDPMs, neilkale/quantile-diffusion-mia "
                         "(SecMI/t_errors/<dataset>/{member,nonmember}_results.json); see "
                         "data/external/README.md",
@@ -40,6 +59,13 @@ def reported(key: str) -> dict:
     if key not in REPORTED:
         raise KeyError(f"no reported numbers for {key!r}; known: {sorted(REPORTED)}")
     return dict(REPORTED[key])
+
+
+def ablation(key: str) -> dict:
+    """A reported ablation ("noise_aggregation/K_tpr@1%fpr", "noise_aggregation/metric_asr")."""
+    if key not in ABLATIONS:
+        raise KeyError(f"no reported ablation {key!r}; known: {sorted(ABLATIONS)}")
+    return dict(ABLATIONS[key])
 
 
 def setup(key: str) -> dict:

@@ -319,3 +319,34 @@ def test_pia_bad_parameters(linear_abar):
         pia_proximal(target, torch.zeros(1, 1, 2, 2), t=0)
     with pytest.raises(ValueError, match="t must"):
         naive_loss(target, torch.zeros(1, 1, 2, 2), t=-1)
+
+
+# ----------------------------------------------------------------------------- shifts
+def test_shifts_keep_shape_and_range_and_do_what_they_say():
+    from mialib.shifts import SHIFTS, shift_population
+    x = torch.rand(3, 1, 4, 4, generator=_gen(0)) * 2 - 1
+    for kind in SHIFTS:
+        y = shift_population(x, kind, 0.5)
+        assert y.shape == x.shape and y.min() >= -1 and y.max() <= 1, kind
+    torch.testing.assert_close(shift_population(x, "flip"), x.flip(-1))
+    torch.testing.assert_close(shift_population(x, "contrast", 1.0), x.mean((1, 2, 3), keepdim=True).expand_as(x))
+    torch.testing.assert_close(shift_population(x, "blur", 0.0), x)
+    const = torch.full((1, 1, 4, 4), 0.3)
+    torch.testing.assert_close(shift_population(const, "blur", 1.0), const)  # a flat image stays flat
+    torch.testing.assert_close(shift_population(x, "noise", 0.2, seed=1), shift_population(x, "noise", 0.2, seed=1))
+    with pytest.raises(ValueError, match="unknown shift"):
+        shift_population(x, "rotate")
+    with pytest.raises(ValueError, match="strength"):
+        shift_population(x, "blur", 1.5)
+
+
+def test_reported_numbers_are_reachable():
+    from mialib import reference
+    assert reference.reported("noise_aggregation/cifar10")["auc"] == 0.957
+    assert reference.ablation("noise_aggregation/K_tpr@1%fpr")[5] == 0.297
+    assert set(reference.ablation("noise_aggregation/metric_asr")) == set(agg.METRICS)
+    for info in ATTACKS.values():
+        if info.reference:
+            reference.reported(info.reference)
+    with pytest.raises(KeyError):
+        reference.ablation("nope")
