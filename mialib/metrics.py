@@ -138,3 +138,36 @@ def metrics_table(results: dict[str, dict], keys=("auc", "asr", "tpr@1%fpr", "tp
             row[k] = cell
         rows[name] = row
     return pd.DataFrame.from_dict(rows, orient="index")
+
+
+def paired_auc_difference(a: tuple, b: tuple, *, n_boot: int = 1000, ci: float = 0.95,
+                          seed: int = 0) -> dict:
+    """AUC(a) - AUC(b) for two attacks scored on the SAME members and non-members, with a
+    paired percentile bootstrap: each resample draws one set of member and non-member
+    indices and applies it to both attacks, so the interval accounts for their correlation.
+
+    ``a`` and ``b`` are (member_scores, nonmember_scores) with entries aligned image by image.
+    Returns {"difference", "ci": [low, high], "p_b_better"} where ``p_b_better`` is the
+    fraction of resamples in which b's AUC is at least a's (a one-sided bootstrap p-value for
+    "a beats b")."""
+    ma, na = _as_scores(a[0], "a member scores"), _as_scores(a[1], "a non-member scores")
+    mb, nb = _as_scores(b[0], "b member scores"), _as_scores(b[1], "b non-member scores")
+    if len(ma) != len(mb) or len(na) != len(nb):
+        raise ValueError("paired comparison needs both attacks scored on the same images "
+                         f"(got {len(ma)}/{len(na)} and {len(mb)}/{len(nb)})")
+    if n_boot < 1 or not 0.0 < ci < 1.0:
+        raise ValueError("n_boot must be >= 1 and ci in (0, 1)")
+
+    def auc(m, n):
+        y, s = _labelled(m, n)
+        return float(roc_auc_score(y, s))
+
+    diff = auc(ma, na) - auc(mb, nb)
+    rng = np.random.default_rng(seed)
+    draws = np.empty(int(n_boot))
+    for i in range(int(n_boot)):
+        im, inn = rng.integers(0, len(ma), len(ma)), rng.integers(0, len(na), len(na))
+        draws[i] = auc(ma[im], na[inn]) - auc(mb[im], nb[inn])
+    lo, hi = np.percentile(draws, [100 * (1 - ci) / 2, 100 * (1 + ci) / 2])
+    return {"difference": diff, "ci": [float(lo), float(hi)], "p_b_better": float(np.mean(draws <= 0)),
+            "n_boot": int(n_boot)}

@@ -147,3 +147,30 @@ def test_external_secmi_terrors(dataset):
     # the attack is far from chance on a real model and below the paper's over-fit checkpoint
     assert 0.6 < r["auc"] < reference.reported(f"secmi_stat/{dataset}")["auc"]
     assert r["unreliable"] == []
+
+
+def test_paired_auc_difference_point_estimate_and_controls():
+    from sklearn.metrics import roc_auc_score
+
+    from mialib.metrics import paired_auc_difference
+    rng = np.random.default_rng(0)
+    m, n = rng.normal(1.0, 1.0, 80), rng.normal(0.0, 1.0, 120)
+    m2, n2 = m + rng.normal(0, 2.0, 80), n + rng.normal(0, 2.0, 120)  # a noisier copy of the same attack
+    y = np.r_[np.ones(80), np.zeros(120)]
+    res = paired_auc_difference((m, n), (m2, n2), n_boot=300, seed=1)
+    want = roc_auc_score(y, np.r_[m, n]) - roc_auc_score(y, np.r_[m2, n2])
+    assert res["difference"] == pytest.approx(want, abs=1e-12)
+    assert res["ci"][0] > 0 and res["p_b_better"] < 0.05          # the clean attack wins, clearly
+    same = paired_auc_difference((m, n), (m, n), n_boot=50)
+    assert same["difference"] == 0 and same["ci"] == [0.0, 0.0] and same["p_b_better"] == 1.0
+    # a monotone transform of the scores leaves the AUC unchanged
+    assert paired_auc_difference((m, n), (np.exp(m), np.exp(n)), n_boot=20)["ci"] == [0.0, 0.0]
+    # swapping the roles flips the sign
+    flipped = paired_auc_difference((m2, n2), (m, n), n_boot=300, seed=1)
+    assert flipped["difference"] == pytest.approx(-res["difference"]) and flipped["ci"][1] < 0
+
+
+def test_paired_auc_difference_rejects_unpaired_input():
+    from mialib.metrics import paired_auc_difference
+    with pytest.raises(ValueError, match="same images"):
+        paired_auc_difference(([1.0, 2.0], [0.0]), ([1.0], [0.0]))
