@@ -18,7 +18,8 @@ NOTEBOOKS = runner.notebook_paths()
 
 def test_there_are_notebooks_in_reading_order():
     names = [nb.name for nb in NOTEBOOKS]
-    assert names[:3] == ["00_setup_and_data.ipynb", "01_train_target_model.ipynb", "02_secmi.ipynb"]
+    assert names[:5] == ["00_setup_and_data.ipynb", "01_train_target_model.ipynb", "02_secmi.ipynb",
+                         "03_noise_aggregation.ipynb", "04_attack_comparison.ipynb"]
     assert all(re.match(r"^\d\d_[a-z0-9_]+\.ipynb$", n) for n in names)
 
 
@@ -85,3 +86,12 @@ def test_smoke_run_of_every_notebook_is_reproducible(tmp_path, monkeypatch):
     assert secmi["queries_per_sample"]["secmi_stat"] == secmi["parameters"]["t_sec"] // secmi["parameters"]["k"] + 1
     assert 0.0 <= secmi["metrics"]["secmi_stat"]["auc"] <= 1.0
     assert paths.results_dir() != paths.repo_root() / "results"
+    na = json.loads((first / "results" / "03_noise_aggregation.json").read_text())
+    assert na["queries_per_sample"]["noise_aggregation"] == na["parameters"]["K"]
+    assert set(na["metrics"]["ablation_metric"]) == {"l2", "l1", "centroid", "density", "hull"}
+    cmp = json.loads((first / "results" / "04_attack_comparison.json").read_text())
+    from mialib.attacks import ATTACKS
+    assert set(cmp["metrics"]["attacks"]) == set(ATTACKS) | {"secmi_nns"}
+    assert cmp["queries_per_sample"]["noise_aggregation"] == cmp["parameters"]["na_K"]
+    budgets = cmp["metrics"]["auc_vs_training_budget"]["secmi_stat"]
+    assert sorted(int(s) for s in budgets) == sorted(cmp["parameters"]["budget_steps"])
