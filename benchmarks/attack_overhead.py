@@ -7,7 +7,9 @@ For every attack on the same model and the same batch of images, in one run:
 
 A ratio of 1 means the attack is nothing but its model calls; the goal is <= 1.2. The model
 is the profile's UNet with seeded random weights (timing does not depend on the weights, and
-nothing needs training). Medians over --repeats runs after one warm-up run.
+nothing needs training). Attack runs and plain forward passes are interleaved, --repeats
+times each after a warm-up, and each ratio uses the medians of its own row, so slow drifts of
+the machine cancel. Ratios a few percent below 1 are timing noise.
 
     .venv/bin/python benchmarks/attack_overhead.py                 # quick profile's UNet, CPU
     .venv/bin/python benchmarks/attack_overhead.py --profile full --device cuda
@@ -60,18 +62,26 @@ def model_config(profile: str) -> ModelConfig:
                        layers_per_block=c.get("layers_per_block", 1), attention=tuple(c.get("attention", ())))
 
 
-def timed(fn, repeats: int, device: torch.device) -> float:
-    """Median wall seconds of ``fn()`` over ``repeats`` runs, after one warm-up run."""
-    def once():
-        if device.type == "cuda":
-            torch.cuda.synchronize()
-        t0 = time.perf_counter()
-        fn()
-        if device.type == "cuda":
-            torch.cuda.synchronize()
-        return time.perf_counter() - t0
-    once()
-    return statistics.median(once() for _ in range(repeats))
+def _clock(fn, device: torch.device) -> float:
+    if device.type == "cuda":
+        torch.cuda.synchronize()
+    t0 = time.perf_counter()
+    fn()
+    if device.type == "cuda":
+        torch.cuda.synchronize()
+    return time.perf_counter() - t0
+
+
+def timed_pair(attack, forward, repeats: int, device: torch.device) -> tuple[float, float]:
+    """Median wall seconds of ``attack()`` and of ``forward()`` over ``repeats`` interleaved
+    runs (after one warm-up each), so both see the same machine state."""
+    _clock(attack, device), _clock(forward, device)
+    a, f = [], []
+    for _ in range(repeats):
+        f.append(_clock(forward, device))
+        a.append(_clock(attack, device))
+        f.append(_clock(forward, device))
+    return statistics.median(a), statistics.median(f)
 
 
 def main(argv=None) -> int:
@@ -86,31 +96,37 @@ def main(argv=None) -> int:
                      generator=torch.Generator().manual_seed(0)) * 2 - 1)
     x_dev, t_dev = x0.to(device), torch.full((args.batch,), 100, device=device)
 
-    with torch.no_grad():
-        t_fwd = timed(lambda: unet(x_dev, t_dev).sample, max(args.repeats, 10), device)
+    def forward():
+        with torch.no_grad():
+            unet(x_dev, t_dev)
 
-    rows = []
+    rows, fwd_times = [], []
     for name, info in ATTACKS.items():
         with target.counting(len(x0)) as q:
             run_attack(name, target, x0, generator=torch.Generator().manual_seed(0))
-        wall = timed(lambda: run_attack(name, target, x0, generator=torch.Generator().manual_seed(0)),
-                     args.repeats, device)
+        wall, t_fwd = timed_pair(lambda: run_attack(name, target, x0, generator=torch.Generator().manual_seed(0)),
+                                 forward, args.repeats, device)
+        fwd_times.append(t_fwd)
         rows.append({"attack": name, "label": info.label, "queries_per_sample": q.per_sample,
-                     "wall_s": wall, "overhead_ratio": wall / (q.per_sample * t_fwd), "note": ""})
+                     "wall_s": wall, "forward_pass_s": t_fwd,
+                     "overhead_ratio": wall / (q.per_sample * t_fwd), "note": ""})
 
     half = args.batch // 2
     nns_kw = dict(epochs=args.nns_epochs, width=args.nns_width, seed=0)
     with target.counting(args.batch) as q:
         secmi_nns(target, x0[:half], x0[half:], **nns_kw)
-    wall = timed(lambda: secmi_nns(target, x0[:half], x0[half:], **nns_kw), max(1, args.repeats // 3), device)
+    wall, t_fwd = timed_pair(lambda: secmi_nns(target, x0[:half], x0[half:], **nns_kw), forward,
+                             max(1, args.repeats // 3), device)
+    fwd_times.append(t_fwd)
     rows.append({"attack": "secmi_nns", "label": "SecMI_NNs", "queries_per_sample": q.per_sample,
-                 "wall_s": wall, "overhead_ratio": wall / (q.per_sample * t_fwd),
+                 "wall_s": wall, "forward_pass_s": t_fwd, "overhead_ratio": wall / (q.per_sample * t_fwd),
                  "note": f"includes training its classifier ({args.nns_epochs} epochs, width {args.nns_width})"})
+    t_fwd = statistics.median(fwd_times)
 
     header = (f"UNet of the '{args.profile}' profile ({sum(p.numel() for p in unet.parameters()):,} parameters, "
               f"{cfg.channels}x{cfg.image_size}x{cfg.image_size}), batch {args.batch}, {device}, "
               f"torch {torch.__version__}, {torch.get_num_threads()} threads; one batched forward pass: "
-              f"{1000 * t_fwd:.1f} ms")
+              f"{1000 * t_fwd:.1f} ms (median; each row uses the forward passes timed beside it)")
     print(header + "\n")
     print("| attack | queries per image | wall time (s) | overhead ratio | note |")
     print("|---|---|---|---|---|")
