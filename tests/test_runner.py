@@ -17,12 +17,16 @@ def test_every_shipped_profile_matches_the_notebooks():
 
 
 def test_profiles_share_the_target_parameters():
-    """Notebooks 01 and 02 must get identical target parameters, or 02 trains another model."""
+    """Every attack notebook must get the target parameters notebook 01 gets, or it trains
+    (and attacks) another model."""
     for profile in ("smoke", "quick", "full"):
         plan = runner.plan(runner.load_profile(runner.profile_path(profile)), runner.notebook_paths())
         declared_01 = runner.declared_parameters(paths.repo_root() / "notebooks" / "01_train_target_model.ipynb")
-        shared = [k for k in declared_01 if k in plan["02_secmi"]]
-        assert {k: plan["01_train_target_model"][k] for k in shared} == {k: plan["02_secmi"][k] for k in shared}
+        for nb in ("02_secmi", "03_noise_aggregation", "04_attack_comparison"):
+            shared = [k for k in declared_01 if k in plan[nb]]
+            assert "train_steps" in shared and "n_members" in shared
+            assert {k: plan["01_train_target_model"][k] for k in shared} == {k: plan[nb][k] for k in shared}, \
+                f"{profile}: {nb} would attack another target than 01 trains"
 
 
 DECLARED = {"00_a": {"seed": {}, "n": {}}, "01_b": {"seed": {}, "lr": {}}}
