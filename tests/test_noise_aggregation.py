@@ -350,3 +350,18 @@ def test_reported_numbers_are_reachable():
             reference.reported(info.reference)
     with pytest.raises(KeyError):
         reference.ablation("nope")
+
+
+@pytest.mark.parametrize("name", sorted(ATTACKS))
+def test_every_attack_passes_class_labels_to_a_conditional_unet(name):
+    """cond= reaches the model: the same images under other labels get other scores."""
+    from mialib.models import ModelConfig, build_scheduler, build_unet
+    torch.manual_seed(0)
+    cfg = ModelConfig(image_size=8, channels=1, block_out_channels=(8, 16), norm_num_groups=4, num_classes=2)
+    target = DiffusionTarget.from_unet(build_unet(cfg), build_scheduler(), batch_size=3)
+    x = torch.rand(4, 1, 8, 8, generator=_gen(0)) * 2 - 1
+    s0 = run_attack(name, target, x, generator=_gen(1), cond=torch.zeros(4, dtype=torch.long))
+    s1 = run_attack(name, target, x, generator=_gen(1), cond=torch.ones(4, dtype=torch.long))
+    assert not torch.equal(s0, s1)
+    with pytest.raises(ValueError, match="cond has 3 entries"):
+        run_attack(name, target, x, generator=_gen(1), cond=torch.zeros(3, dtype=torch.long))
