@@ -35,6 +35,7 @@ sys.path.insert(0, str(ROOT))
 
 from mialib import paths  # noqa: E402
 from mialib.attacks import ATTACKS, DiffusionTarget, run_attack, secmi_nns  # noqa: E402
+from mialib.experiment import TargetSpec  # noqa: E402
 from mialib.fileio import write_json  # noqa: E402
 from mialib.models import ModelConfig, build_scheduler, build_unet, resolve_device  # noqa: E402
 
@@ -52,14 +53,12 @@ def parse_args(argv=None):
 
 
 def model_config(profile: str) -> ModelConfig:
+    """The UNet configuration the notebooks build from the profile's ``common`` section."""
     path = ROOT / "params" / f"{profile}.yaml"
     if not path.is_file():
         raise SystemExit(f"no profile {profile!r}: {path} does not exist")
-    c = yaml.safe_load(path.read_text())["common"]
-    channels = 1 if c.get("dataset", "digits") == "digits" else 3
-    return ModelConfig(image_size=c["image_size"], channels=channels,
-                       block_out_channels=tuple(c["block_out_channels"]),
-                       layers_per_block=c.get("layers_per_block", 1), attention=tuple(c.get("attention", ())))
+    common = yaml.safe_load(path.read_text())["common"]
+    return TargetSpec.from_params(**TargetSpec.pick(common)).model
 
 
 def _clock(fn, device: torch.device) -> float:
@@ -100,28 +99,23 @@ def main(argv=None) -> int:
         with torch.no_grad():
             unet(x_dev, t_dev)
 
-    rows, fwd_times = [], []
-    for name, info in ATTACKS.items():
+    def measure(name: str, label: str, attack, repeats: int, note: str = "") -> dict:
+        """Queries per image of one counted run, then interleaved timings of ``attack()``."""
         with target.counting(len(x0)) as q:
-            run_attack(name, target, x0, generator=torch.Generator().manual_seed(0))
-        wall, t_fwd = timed_pair(lambda: run_attack(name, target, x0, generator=torch.Generator().manual_seed(0)),
-                                 forward, args.repeats, device)
-        fwd_times.append(t_fwd)
-        rows.append({"attack": name, "label": info.label, "queries_per_sample": q.per_sample,
-                     "wall_s": wall, "forward_pass_s": t_fwd,
-                     "overhead_ratio": wall / (q.per_sample * t_fwd), "note": ""})
+            attack()
+        wall, t_fwd = timed_pair(attack, forward, repeats, device)
+        return {"attack": name, "label": label, "queries_per_sample": q.per_sample, "wall_s": wall,
+                "forward_pass_s": t_fwd, "overhead_ratio": wall / (q.per_sample * t_fwd), "note": note}
 
+    rows = [measure(name, info.label, lambda name=name: run_attack(
+        name, target, x0, generator=torch.Generator().manual_seed(0)), args.repeats)
+        for name, info in ATTACKS.items()]
     half = args.batch // 2
     nns_kw = dict(epochs=args.nns_epochs, width=args.nns_width, seed=0)
-    with target.counting(args.batch) as q:
-        secmi_nns(target, x0[:half], x0[half:], **nns_kw)
-    wall, t_fwd = timed_pair(lambda: secmi_nns(target, x0[:half], x0[half:], **nns_kw), forward,
-                             max(1, args.repeats // 3), device)
-    fwd_times.append(t_fwd)
-    rows.append({"attack": "secmi_nns", "label": "SecMI_NNs", "queries_per_sample": q.per_sample,
-                 "wall_s": wall, "forward_pass_s": t_fwd, "overhead_ratio": wall / (q.per_sample * t_fwd),
-                 "note": f"includes training its classifier ({args.nns_epochs} epochs, width {args.nns_width})"})
-    t_fwd = statistics.median(fwd_times)
+    rows.append(measure("secmi_nns", "SecMI_NNs", lambda: secmi_nns(target, x0[:half], x0[half:], **nns_kw),
+                        max(1, args.repeats // 3),
+                        f"includes training its classifier ({args.nns_epochs} epochs, width {args.nns_width})"))
+    t_fwd = statistics.median(r["forward_pass_s"] for r in rows)
 
     header = (f"UNet of the '{args.profile}' profile ({sum(p.numel() for p in unet.parameters()):,} parameters, "
               f"{cfg.channels}x{cfg.image_size}x{cfg.image_size}), batch {args.batch}, {device}, "

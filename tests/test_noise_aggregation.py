@@ -365,3 +365,36 @@ def test_every_attack_passes_class_labels_to_a_conditional_unet(name):
     assert not torch.equal(s0, s1)
     with pytest.raises(ValueError, match="cond has 3 entries"):
         run_attack(name, target, x, generator=_gen(1), cond=torch.zeros(3, dtype=torch.long))
+
+
+def test_registry_checks_parameters_without_querying(linear_abar):
+    calls = []
+    target = DiffusionTarget(lambda x, t, cond=None: calls.append(1) or torch.zeros_like(x), linear_abar)
+    na, sec = get_attack("noise_aggregation"), get_attack("secmi_stat")
+    assert na.is_valid(target) and na.is_valid(target, t=40, m=10, K=5)
+    assert not na.is_valid(target, t=30, m=10, K=5) and not na.is_valid(target, K=1)
+    assert not na.is_valid(target, metric="cosine")
+    assert sec.is_valid(target, t_sec=20) and not sec.is_valid(target, t_sec=25)
+    assert not get_attack("pia_proximal").is_valid(target, t=0)
+    assert not get_attack("naive_loss").is_valid(target, t=1000)
+    assert not calls
+    assert {n: a.timestep for n, a in ATTACKS.items()} == {
+        "naive_loss": "t", "pia_proximal": "t", "pian_proximal": "t", "secmi_stat": "t_sec", "noise_aggregation": "t"}
+
+
+@pytest.mark.parametrize("bad, match", [(torch.zeros(0, 1, 8, 8), "non-empty"), (torch.zeros(8, 8), "non-empty"),
+                                        (torch.full((4, 1, 8, 8), float("nan")), "NaN"),
+                                        (torch.zeros(4, 1, 4, 4), "one shape")])
+def test_blind_baseline_bad_input(bad, match):
+    with pytest.raises(ValueError, match=match):
+        blind_baseline(torch.zeros(4, 1, 8, 8), bad, epochs=1)
+
+
+def test_scoring_collected_noises_equals_the_attack(linear_abar):
+    from mialib.attacks import noise_aggregation_scores
+    target = DiffusionTarget(lambda x, t, cond=None: torch.tanh(2 * x) * (1 + t.view(-1, 1, 1, 1) / 50), linear_abar)
+    x0 = torch.rand(6, 1, 4, 4, generator=_gen(2)) * 2 - 1
+    noises = noise_aggregation_noises(target, x0, generator=_gen(5))
+    for metric in agg.METRICS:
+        torch.testing.assert_close(noise_aggregation_scores(noises, metric),
+                                   noise_aggregation(target, x0, metric=metric, generator=_gen(5)), rtol=0, atol=0)

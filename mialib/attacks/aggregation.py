@@ -94,11 +94,16 @@ METRICS = {
 }
 
 
-def spread(e: torch.Tensor, metric: str = "l2") -> torch.Tensor:
-    """The spread C of each image's noise set under ``metric`` (one of :data:`METRICS`)."""
+def check_metric(metric: str) -> str:
+    """``metric`` if it names one of :data:`METRICS`, else a ValueError listing them."""
     if metric not in METRICS:
         raise ValueError(f"unknown aggregation metric {metric!r}; choose one of {sorted(METRICS)}")
-    return METRICS[metric](e)
+    return metric
+
+
+def spread(e: torch.Tensor, metric: str = "l2") -> torch.Tensor:
+    """The spread C of each image's noise set under ``metric`` (one of :data:`METRICS`)."""
+    return METRICS[check_metric(metric)](e)
 
 
 def spread_to_score(c: torch.Tensor, delta: float = 1e-12) -> torch.Tensor:

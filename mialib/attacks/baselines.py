@@ -19,13 +19,25 @@ import torch
 from .target import DiffusionTarget
 
 
+def check_naive_loss_params(target: DiffusionTarget, t: int = 100) -> int:
+    """``t`` as an int after checking it against ``target``'s schedule (ValueError)."""
+    return target.check_timestep(t)
+
+
+def check_pia_params(target: DiffusionTarget, t: int = 200, p: float = 4) -> int:
+    """``t`` (>= 1: step 0 gives e0) as an int after checking ``t`` and ``p`` (ValueError)."""
+    if not p > 0:
+        raise ValueError(f"p must be positive, got {p}")
+    return target.check_timestep(t, low=1)
+
+
 def naive_loss(target: DiffusionTarget, x0, t: int = 100, generator: torch.Generator | None = None,
                cond=None) -> torch.Tensor:
     """Naive-loss scores (Tensor[N], float64; higher = more likely a member). The noise is
     drawn for all images at once on the CPU from ``generator`` (global RNG when None)."""
     x0 = target.check_images(x0)
     cond = target.check_cond(cond, len(x0))
-    t = target.check_timestep(t)
+    t = check_naive_loss_params(target, t)
     noise = torch.randn(x0.shape, generator=generator, dtype=torch.float32)
     a = target.abar(t)
     out = torch.empty(len(x0), dtype=torch.float64)
@@ -43,9 +55,7 @@ def pia_proximal(target: DiffusionTarget, x0, t: int = 200, p: float = 4, normal
     higher = more likely a member). Deterministic: no random draw."""
     x0 = target.check_images(x0)
     cond = target.check_cond(cond, len(x0))
-    t = target.check_timestep(t, low=1)
-    if not p > 0:
-        raise ValueError(f"p must be positive, got {p}")
+    t = check_pia_params(target, t, p)
     a = target.abar(t)
     out = torch.empty(len(x0), dtype=torch.float64)
     for sl in target.batches(len(x0)):

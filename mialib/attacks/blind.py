@@ -18,12 +18,8 @@ def blind_baseline(member_x0: torch.Tensor, nonmember_x0: torch.Tensor, *, train
                    progress: bool = False) -> HeldoutScores:
     """Train the SecMI_NNs classifier on the raw images of ``train_frac`` of each set and
     score the held-out rest (0 model queries). Same recipe as SecMI_NNs, with its own
-    defaults: more training data and epochs, a larger step, a narrower network."""
-    for name, x in (("member_x0", member_x0), ("nonmember_x0", nonmember_x0)):
-        if not isinstance(x, torch.Tensor) or x.ndim != 4 or len(x) == 0:
-            raise ValueError(f"{name} must be a non-empty Tensor[N, C, H, W]")
-        if not torch.isfinite(x).all():
-            raise ValueError(f"{name} contains NaN or infinite values")
+    defaults: more training data and epochs, a larger step, a narrower network. Bad input
+    (empty, not 4-D, NaN, mismatched shapes) gets a ValueError from the shared recipe."""
     return heldout_classifier_scores(member_x0, nonmember_x0, train_frac=train_frac, epochs=epochs,
                                      lr=lr, width=width, seed=seed, progress=progress,
                                      desc="blind baseline")

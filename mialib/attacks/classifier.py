@@ -65,6 +65,13 @@ class HeldoutScores:
     train_loss: list = field(default_factory=list)
 
 
+def check_train_frac(train_frac: float) -> float:
+    """``train_frac`` if it lies in (0, 1), else a ValueError."""
+    if not 0.0 < train_frac < 1.0:
+        raise ValueError(f"train_frac must lie in (0, 1), got {train_frac}")
+    return train_frac
+
+
 def heldout_classifier_scores(members: torch.Tensor, nonmembers: torch.Tensor, *,
                               train_frac: float = 0.2, epochs: int = 15, lr: float = 1e-3,
                               momentum: float = 0.9, weight_decay: float = 5e-4,
@@ -75,9 +82,13 @@ def heldout_classifier_scores(members: torch.Tensor, nonmembers: torch.Tensor, *
     both Tensor[N, C, H, W], on a seeded random ``train_frac`` of each (SGD with momentum and
     weight decay; inputs divided by their standard deviation on the training part), and score
     the rest: member-minus-non-member logits, higher = member."""
-    if not 0.0 < train_frac < 1.0:
-        raise ValueError(f"train_frac must lie in (0, 1), got {train_frac}")
-    if members.ndim != 4 or nonmembers.ndim != 4 or members.shape[1:] != nonmembers.shape[1:]:
+    check_train_frac(train_frac)
+    for name, x in (("members", members), ("nonmembers", nonmembers)):
+        if not isinstance(x, torch.Tensor) or x.ndim != 4 or len(x) == 0:
+            raise ValueError(f"{name} must be a non-empty Tensor[N, C, H, W]")
+        if not torch.isfinite(x).all():
+            raise ValueError(f"{name} contains NaN or infinite values")
+    if members.shape[1:] != nonmembers.shape[1:]:
         raise ValueError(f"members and non-members must be Tensor[N, C, H, W] of one shape, got "
                          f"{tuple(members.shape)} and {tuple(nonmembers.shape)}")
     rng = np.random.default_rng(seed)

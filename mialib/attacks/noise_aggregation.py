@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import torch
 
-from .aggregation import METRICS, spread, spread_to_score
+from .aggregation import check_metric, spread, spread_to_score
 from .target import DiffusionTarget
 
 INJECTIONS = ("decoupled", "vp")
@@ -39,8 +39,16 @@ def inject_noise(target: DiffusionTarget, x0: torch.Tensor, t: int, noise: torch
     return a ** 0.5 * x0 + scale * noise
 
 
-def _check_params(target: DiffusionTarget, t: int, m: int, K: int, sigma: float,
-                  injection: str) -> tuple[int, int, int]:
+def check_noise_aggregation_params(target: DiffusionTarget, t: int = 80, m: int = 10, K: int = 5,
+                                   sigma: float = 0.1, injection: str = "decoupled",
+                                   metric: str | None = None, min_K: int = 1) -> tuple[int, int, int]:
+    """Check the parameters against ``target``'s schedule (ValueError naming the problem) and
+    return (t, m, K) as ints. ``metric`` is checked when given; ``min_K`` is 2 for the score,
+    which compares noises, and 1 for collecting them."""
+    if K < min_K:
+        raise ValueError(f"noise aggregation compares K >= {min_K} noise predictions, got K={K}")
+    if metric is not None:
+        check_metric(metric)
     if injection not in INJECTIONS:
         raise ValueError(f"injection must be one of {INJECTIONS}, got {injection!r}")
     if int(K) != K or K < 1:
@@ -64,7 +72,7 @@ def noise_aggregation_noises(target: DiffusionTarget, x0, t: int = 80, m: int = 
     global torch RNG when None), so scores do not depend on the batch size or the device."""
     x0 = target.check_images(x0)
     cond = target.check_cond(cond, len(x0))
-    t, m, K = _check_params(target, t, m, K, sigma, injection)
+    t, m, K = check_noise_aggregation_params(target, t, m, K, sigma, injection)
     noise = torch.randn(x0.shape, generator=generator, dtype=torch.float32)
     out = torch.empty((len(x0), K, *x0.shape[1:]), dtype=torch.float32)
     for sl in target.batches(len(x0)):
@@ -86,9 +94,12 @@ def noise_aggregation(target: DiffusionTarget, x0, t: int = 80, m: int = 10, K: 
                       delta: float = 1e-12) -> torch.Tensor:
     """Noise-aggregation membership scores S = -log(C + delta) (Tensor[N], float64; higher =
     more likely a member). ``K`` queries per image; see the module docstring."""
-    if K < 2:
-        raise ValueError(f"noise aggregation compares K >= 2 noise predictions, got K={K}")
-    if metric not in METRICS:  # before any query
-        raise ValueError(f"unknown aggregation metric {metric!r}; choose one of {sorted(METRICS)}")
+    check_noise_aggregation_params(target, t, m, K, sigma, injection, metric, min_K=2)  # before any query
     noises = noise_aggregation_noises(target, x0, t, m, K, sigma, injection, generator, cond)
+    return noise_aggregation_scores(noises, metric, delta)
+
+
+def noise_aggregation_scores(noises: torch.Tensor, metric: str = "l2", delta: float = 1e-12) -> torch.Tensor:
+    """Steps 3-4 on collected noises (Tensor[N, K, ...] from :func:`noise_aggregation_noises`):
+    S = -log(C + delta). Scoring one collection under several metrics costs no further query."""
     return spread_to_score(spread(noises.flatten(2), metric), delta)

@@ -15,25 +15,31 @@ from __future__ import annotations
 
 import inspect
 from dataclasses import dataclass, field
+from functools import partial
 from typing import Callable
 
 import torch
 
-from .baselines import naive_loss, pia_proximal
-from .noise_aggregation import noise_aggregation
-from .secmi import secmi_queries, secmi_stat
+from .baselines import (check_naive_loss_params, check_pia_params, naive_loss, naive_loss_queries,
+                        pia_proximal, pia_queries)
+from .noise_aggregation import check_noise_aggregation_params, noise_aggregation, noise_aggregation_queries
+from .secmi import check_secmi_steps, secmi_queries, secmi_stat
 
 
 @dataclass(frozen=True)
 class AttackInfo:
     """One attack: ``fn(target, x0, **defaults)`` returns scores (higher = member);
-    ``count(**params)`` its queries per image; ``reference`` the key of its reported numbers
-    in :mod:`mialib.reference`."""
+    ``count(**params)`` its queries per image; ``check(target, **params)`` raises ValueError on
+    parameters the target's schedule cannot take (the attack runs the same check itself);
+    ``timestep`` names its main timestep parameter; ``reference`` the key of its reported
+    numbers in :mod:`mialib.reference`."""
 
     name: str
     label: str
     fn: Callable
     count: Callable[..., int]
+    check: Callable[..., object]
+    timestep: str
     defaults: dict = field(default_factory=dict)
     paper: str = ""
     reference: str = ""
@@ -48,25 +54,38 @@ class AttackInfo:
 
     def queries(self, **overrides) -> int:
         """Model queries per image with these parameters."""
-        p = self.params(**overrides)
-        wanted = inspect.signature(self.count).parameters
-        return int(self.count(**{k: v for k, v in p.items() if k in wanted}))
+        return int(_call_with_known(self.count, self.params(**overrides)))
+
+    def is_valid(self, target, **overrides) -> bool:
+        """Whether ``target`` can be attacked with these parameters (no model query)."""
+        try:
+            _call_with_known(self.check, self.params(**overrides), target)
+        except ValueError:
+            return False
+        return True
 
     @property
     def uses_randomness(self) -> bool:
         return "generator" in inspect.signature(self.fn).parameters
 
 
+def _call_with_known(fn: Callable, params: dict, *args):
+    """``fn(*args, **params)`` restricted to the keyword parameters ``fn`` declares."""
+    wanted = inspect.signature(fn).parameters
+    return fn(*args, **{k: v for k, v in params.items() if k in wanted})
+
+
 ATTACKS: dict[str, AttackInfo] = {a.name: a for a in [
-    AttackInfo("naive_loss", "Naive loss", naive_loss, lambda: 1, {"t": 100},
-               "Matsumoto et al. 2023", "naive_loss/cifar10"),
-    AttackInfo("pia_proximal", "PIA", pia_proximal, lambda: 2, {"t": 200, "p": 4, "normalize": False},
-               "Kong et al., ICLR 2024", "pia_proximal/cifar10"),
-    AttackInfo("pian_proximal", "PIAN", pia_proximal, lambda: 2, {"t": 200, "p": 4, "normalize": True},
-               "Kong et al., ICLR 2024", ""),
-    AttackInfo("secmi_stat", "SecMI_stat", secmi_stat, secmi_queries, {"t_sec": 100, "k": 10},
-               "Duan et al., ICML 2023", "secmi_stat/cifar10"),
-    AttackInfo("noise_aggregation", "Noise aggregation", noise_aggregation, lambda K: K,
+    AttackInfo("naive_loss", "Naive loss", naive_loss, naive_loss_queries, check_naive_loss_params, "t",
+               {"t": 100}, "Matsumoto et al. 2023", "naive_loss/cifar10"),
+    AttackInfo("pia_proximal", "PIA", pia_proximal, pia_queries, check_pia_params, "t",
+               {"t": 200, "p": 4, "normalize": False}, "Kong et al., ICLR 2024", "pia_proximal/cifar10"),
+    AttackInfo("pian_proximal", "PIAN", pia_proximal, pia_queries, check_pia_params, "t",
+               {"t": 200, "p": 4, "normalize": True}, "Kong et al., ICLR 2024", ""),
+    AttackInfo("secmi_stat", "SecMI_stat", secmi_stat, secmi_queries, check_secmi_steps, "t_sec",
+               {"t_sec": 100, "k": 10}, "Duan et al., ICML 2023", "secmi_stat/cifar10"),
+    AttackInfo("noise_aggregation", "Noise aggregation", noise_aggregation, noise_aggregation_queries,
+               partial(check_noise_aggregation_params, min_K=2), "t",
                {"t": 80, "m": 10, "K": 5, "sigma": 0.1, "injection": "decoupled", "metric": "l2"},
                "Li et al. 2025", "noise_aggregation/cifar10"),
 ]}

@@ -18,7 +18,7 @@ from dataclasses import dataclass
 
 import torch
 
-from .classifier import HeldoutScores, heldout_classifier_scores
+from .classifier import HeldoutScores, check_train_frac, heldout_classifier_scores
 from .target import DiffusionTarget
 
 
@@ -27,7 +27,8 @@ def secmi_queries(t_sec: int = 100, k: int = 10) -> int:
     return t_sec // k - 1 + 2
 
 
-def _check_secmi_steps(target: DiffusionTarget, t_sec: int, k: int) -> tuple[int, int]:
+def check_secmi_steps(target: DiffusionTarget, t_sec: int = 100, k: int = 10) -> tuple[int, int]:
+    """(t_sec, k) as ints after checking them against ``target``'s schedule (ValueError)."""
     k = target.check_timestep(k, "k", low=1)
     t_sec = target.check_timestep(t_sec, "t_sec", low=k)
     if t_sec % k:
@@ -41,7 +42,7 @@ def secmi_error_maps(target: DiffusionTarget, x0, t_sec: int = 100, k: int = 10,
     (Tensor[N, C, H, W] in [-1, 1]); see the module docstring for x~ and x^."""
     x0 = target.check_images(x0)
     cond = target.check_cond(cond, len(x0))
-    t_sec, k = _check_secmi_steps(target, t_sec, k)
+    t_sec, k = check_secmi_steps(target, t_sec, k)
     out = torch.empty_like(x0)
     for sl in target.batches(len(x0)):
         c = None if cond is None else cond[sl]
@@ -90,8 +91,7 @@ def secmi_nns(target: DiffusionTarget, member_x0, nonmember_x0, *, t_sec: int = 
     standard deviation on the training part) so the tiny errors suit the network. Scores are
     member-minus-non-member logits (higher = member).
     """
-    if not 0.0 < train_frac < 1.0:  # before any query
-        raise ValueError(f"train_frac must lie in (0, 1), got {train_frac}")
+    check_train_frac(train_frac)  # before any query
     m_maps = secmi_error_maps(target, member_x0, t_sec, k, member_cond).abs()
     n_maps = secmi_error_maps(target, nonmember_x0, t_sec, k, nonmember_cond).abs()
     res = heldout_classifier_scores(m_maps, n_maps, train_frac=train_frac, epochs=epochs, lr=lr,
