@@ -11,7 +11,7 @@ cd "$root"
 profile="${1:-quick}"
 shift || true
 tools/setup_env.sh
-export HF_HUB_OFFLINE=1 MPLBACKEND=Agg
+export HF_HUB_OFFLINE=1
 start=$(date +%s)
-.venv/bin/python -m mialib.runner "$profile" "$@"
+.venv/bin/python -m mialib.notebook.runner "$profile" "$@"
 echo "[run_all] notebooks wall time: $(( $(date +%s) - start )) s"

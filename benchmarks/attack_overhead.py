@@ -33,11 +33,11 @@ import yaml
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from mialib import paths  # noqa: E402
 from mialib.attacks import ATTACKS, DiffusionTarget, run_attack, secmi_nns  # noqa: E402
+from mialib.core import paths  # noqa: E402
+from mialib.core.fileio import write_json  # noqa: E402
+from mialib.diffusion.models import ModelConfig, build_scheduler, build_unet, resolve_device  # noqa: E402
 from mialib.experiment import TargetSpec  # noqa: E402
-from mialib.fileio import write_json  # noqa: E402
-from mialib.models import ModelConfig, build_scheduler, build_unet, resolve_device  # noqa: E402
 
 
 def parse_args(argv=None):
@@ -58,7 +58,7 @@ def model_config(profile: str) -> ModelConfig:
     if not path.is_file():
         raise SystemExit(f"no profile {profile!r}: {path} does not exist")
     common = yaml.safe_load(path.read_text())["common"]
-    return TargetSpec.from_params(**TargetSpec.pick(common)).model
+    return TargetSpec.from_params(common.get("target")).model
 
 
 def _clock(fn, device: torch.device) -> float:

@@ -1,20 +1,21 @@
 """mialib: membership, property and fairness attacks on diffusion models.
 
-The small library behind the notebook companion. Modules, one job each:
+The small library behind the notebook companion, grouped by kind (each module has one job):
 
-- ``paths``      repository-relative locations (data/, figures/, results/, cache)
-- ``seeding``    one seed for python, numpy and torch
-- ``data``       image sets (scikit-learn digits, CIFAR-10 batches, image folders), scaled to [-1, 1]
-- ``splits``     i.i.d. member / non-member / calibration splits, saved and hashed
-- ``models``     diffusers UNet2DModel and DDPM scheduler factories
-- ``training``   the denoising training loop (AdamW, EMA, seeded, resumable)
-- ``cache``      trained models cached by config hash, written atomically
-- ``experiment`` one call from notebook parameters to (data, trained target)
-- ``attacks``    DiffusionTarget and the membership-inference attacks
-- ``metrics``    exact ROC metrics, bootstrap confidence intervals, calibrated thresholds
-- ``plots``      figure helpers (ROC curves, save_fig)
-- ``results``    results/<notebook>.json writer
-- ``reference``  the papers' reported numbers and external reference score files
+- ``core/``        paths, atomic writes, the model cache, seeding, progress bars, checks, configs
+- ``data/``        image sets in [-1, 1] and their loaders, member / non-member splits, shifts
+- ``diffusion/``   UNet and schedule factories, DDIM, training and its cached entry point,
+                   sampling, the DiffusionTarget adapter, memorising denoisers for controls
+- ``attacks/``     the membership attacks (one settings class each), their registry, and the
+                   scoring of a split with fixed seeds
+- ``evaluation/``  metrics with bootstrap intervals, paired comparisons and verdicts, sweeps,
+                   plots, the papers' reported numbers, the text that reports a run
+- ``notebook/``    the papermill runner and the results/figures writer of one execution
+- ``experiment``   the membership experiment: notebook parameters -> data, split, target model
+
+``mialib.attacks`` and ``mialib.metrics`` keep their original names for code outside the
+repository. The papers the code implements, with the equations docstrings cite as
+"docs/papers.md, eq. N", are in ``docs/papers.md``.
 """
 
 __version__ = "0.1.0"

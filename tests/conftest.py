@@ -27,6 +27,15 @@ def _isolated_outputs(tmp_path_factory):
             os.environ[k] = v
 
 
+@pytest.fixture(scope="session")
+def digits_split():
+    """48 members and 48 non-members of the shipped digits, drawn at random."""
+    from mialib.data import load_digits
+    ds = load_digits()
+    perm = torch.randperm(len(ds), generator=torch.Generator().manual_seed(0))
+    return ds.images[perm[:48]], ds.images[perm[48:96]]
+
+
 @pytest.fixture
 def linear_abar():
     """abar_t of the papers' schedule: T = 1000 linear betas from 1e-4 to 0.02."""

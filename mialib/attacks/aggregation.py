@@ -1,5 +1,5 @@
 """How spread out a set of K predicted noises is: the aggregation step of noise aggregation
-(Li et al. 2025, step 3 in PAPERS.md section 2).
+(Li et al. 2025; docs/papers.md section 2, eq. 8).
 
 Every function takes ``e``: Tensor[N, K, D] (K flattened noise predictions per image) and
 returns C: Tensor[N] in float64, a *spread*: small C = the noises agree = member-like.
@@ -25,6 +25,8 @@ import math
 
 import torch
 
+from ..core.checks import check_float
+
 
 def _check(e: torch.Tensor, min_k: int = 2) -> torch.Tensor:
     if e.ndim != 3:
@@ -35,7 +37,7 @@ def _check(e: torch.Tensor, min_k: int = 2) -> torch.Tensor:
 
 
 def l2_pairwise(e: torch.Tensor) -> torch.Tensor:
-    """(1/K^2) sum_{i,j} ||e_i - e_j||_2^2 (PAPERS.md section 2, step 3, the default)."""
+    """(1/K^2) sum_{i,j} ||e_i - e_j||_2^2 (docs/papers.md eq. 8, the default)."""
     e = _check(e)
     centred = e - e.mean(1, keepdim=True)
     return 2.0 * centred.pow(2).sum(2).mean(1)
@@ -53,8 +55,7 @@ def l1_pairwise(e: torch.Tensor) -> torch.Tensor:
 
 def centroid_distance(e: torch.Tensor) -> torch.Tensor:
     """(1/K) sum_i ||e_i - e_bar||_2."""
-    e = _check(e)
-    return (e - e.mean(1, keepdim=True)).pow(2).sum(2).sqrt().mean(1)
+    return distances_to_centroid(_check(e)).mean(1)
 
 
 def _pairwise_distances(e: torch.Tensor) -> torch.Tensor:
@@ -85,6 +86,13 @@ def hull_volume(e: torch.Tensor) -> torch.Tensor:
     return torch.where(sign > 0, vol, torch.zeros_like(vol))
 
 
+def distances_to_centroid(e: torch.Tensor) -> torch.Tensor:
+    """||e_i - e_bar||_2 for each of the K noises of each image: Tensor[N, K] (what the
+    centroid metric averages; the L2 metric is (2/K) times the sum of their squares)."""
+    e = _check(e, min_k=1)
+    return (e - e.mean(1, keepdim=True)).pow(2).sum(2).sqrt()
+
+
 METRICS = {
     "l2": l2_pairwise,
     "l1": l1_pairwise,
@@ -96,7 +104,7 @@ METRICS = {
 
 def check_metric(metric: str) -> str:
     """``metric`` if it names one of :data:`METRICS`, else a ValueError listing them."""
-    if metric not in METRICS:
+    if not isinstance(metric, str) or metric not in METRICS:
         raise ValueError(f"unknown aggregation metric {metric!r}; choose one of {sorted(METRICS)}")
     return metric
 
@@ -107,7 +115,6 @@ def spread(e: torch.Tensor, metric: str = "l2") -> torch.Tensor:
 
 
 def spread_to_score(c: torch.Tensor, delta: float = 1e-12) -> torch.Tensor:
-    """S = -log(C + delta): higher = tighter noises = more likely a member."""
-    if delta <= 0:
-        raise ValueError(f"delta must be positive, got {delta}")
+    """S = -log(C + delta) (docs/papers.md eq. 9): higher = tighter noises = more likely a member."""
+    check_float(delta, "delta", low=0.0, low_open=True)
     return -torch.log(c.double() + delta)

@@ -1,11 +1,11 @@
-"""The baselines every paper compares against (PAPERS.md, "Baselines used by all three").
+"""The baselines every paper compares against (docs/papers.md section 4).
 
-- :func:`naive_loss` (Matsumoto et al. 2023): the training loss at one timestep,
-  S = -||n - eps_theta(sqrt(abar_t) x0 + sqrt(1 - abar_t) n, t)||^2, n ~ N(0, I); 1 query.
-- :func:`pia_proximal` (Kong et al., ICLR 2024, "proximal initialization"; PIA there, renamed
-  here because PIA also abbreviates property inference): the model's own noise at t = 0,
-  e0 = eps_theta(x0, 0), replaces the random noise,
-  x_t = sqrt(abar_t) x0 + sqrt(1 - abar_t) e0,  S = -sum |e0 - eps_theta(x_t, t)|^p;
+- :class:`NaiveLoss` (Matsumoto et al. 2023): the training loss at one timestep,
+  S = -||n - eps_theta(sqrt(abar_t) x0 + sqrt(1 - abar_t) n, t)||^2, n ~ N(0, I) (eq. 10); 1 query.
+- :class:`PIA` (Kong et al., ICLR 2024, "proximal initialization"; PIA there, named
+  ``pia_proximal`` here because PIA also abbreviates property inference): the model's own noise
+  at t = 0, e0 = eps_theta(x0, 0), replaces the random noise,
+  x_t = sqrt(abar_t) x0 + sqrt(1 - abar_t) e0,  S = -sum |e0 - eps_theta(x_t, t)|^p (eq. 11);
   2 queries. ``normalize=True`` is PIAN: e0 <- e0 * sqrt(2/pi) / mean|e0| (per image), which
   gives e0 the mean absolute value of a standard normal.
 """
@@ -13,31 +13,63 @@
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
 
 import torch
 
-from .target import DiffusionTarget
+from ..core.checks import check_float
+from .config import AttackConfig
 
 
-def check_naive_loss_params(target: DiffusionTarget, t: int = 100) -> int:
-    """``t`` as an int after checking it against ``target``'s schedule (ValueError)."""
-    return target.check_timestep(t)
+@dataclass(frozen=True)
+class NaiveLoss(AttackConfig):
+    """The naive loss's one setting: its timestep t."""
+
+    USES_RANDOMNESS = True
+
+    t: int = 100
+
+    def check(self, target) -> None:
+        target.check_timestep(self.t)
+
+    def queries(self) -> int:
+        return 1
+
+    def scores(self, target, x0, *, cond=None, generator=None) -> torch.Tensor:
+        return naive_loss(target, x0, self.t, generator=generator, cond=cond)
 
 
-def check_pia_params(target: DiffusionTarget, t: int = 200, p: float = 4) -> int:
-    """``t`` (>= 1: step 0 gives e0) as an int after checking ``t`` and ``p`` (ValueError)."""
-    if not p > 0:
-        raise ValueError(f"p must be positive, got {p}")
-    return target.check_timestep(t, low=1)
+@dataclass(frozen=True)
+class PIA(AttackConfig):
+    """PIA's settings: timestep t (>= 1: step 0 gives e0), the norm's power p, and whether e0
+    is normalised (PIAN)."""
+
+    t: int = 200
+    p: float = 4
+    normalize: bool = False
+
+    def validate(self) -> None:
+        check_float(self.p, "p", low=0.0, low_open=True)
+
+    def check(self, target) -> None:
+        target.check_timestep(self.t, low=1)
+
+    def queries(self) -> int:
+        """t = 0 and t."""
+        return 2
+
+    def scores(self, target, x0, *, cond=None, generator=None) -> torch.Tensor:
+        return pia_proximal(target, x0, self.t, self.p, self.normalize, cond=cond)
 
 
-def naive_loss(target: DiffusionTarget, x0, t: int = 100, generator: torch.Generator | None = None,
+def naive_loss(target, x0, t: int = NaiveLoss.t, generator: torch.Generator | None = None,
                cond=None) -> torch.Tensor:
     """Naive-loss scores (Tensor[N], float64; higher = more likely a member). The noise is
     drawn for all images at once on the CPU from ``generator`` (global RNG when None)."""
-    x0 = target.check_images(x0)
-    cond = target.check_cond(cond, len(x0))
-    t = check_naive_loss_params(target, t)
+    NaiveLoss(t=t).check(target)
+    if not isinstance(generator, (torch.Generator, type(None))):
+        raise ValueError(f"generator must be a torch.Generator or None, got {type(generator).__name__}")
+    x0, cond = target.prepare(x0, cond)
     noise = torch.randn(x0.shape, generator=generator, dtype=torch.float32)
     a = target.abar(t)
     out = torch.empty(len(x0), dtype=torch.float64)
@@ -49,13 +81,12 @@ def naive_loss(target: DiffusionTarget, x0, t: int = 100, generator: torch.Gener
     return out
 
 
-def pia_proximal(target: DiffusionTarget, x0, t: int = 200, p: float = 4, normalize: bool = False,
+def pia_proximal(target, x0, t: int = PIA.t, p: float = PIA.p, normalize: bool = PIA.normalize,
                  cond=None) -> torch.Tensor:
     """PIA (``normalize=False``) or PIAN (``normalize=True``) scores (Tensor[N], float64;
     higher = more likely a member). Deterministic: no random draw."""
-    x0 = target.check_images(x0)
-    cond = target.check_cond(cond, len(x0))
-    t = check_pia_params(target, t, p)
+    PIA(t=t, p=p, normalize=normalize).check(target)
+    x0, cond = target.prepare(x0, cond)
     a = target.abar(t)
     out = torch.empty(len(x0), dtype=torch.float64)
     for sl in target.batches(len(x0)):
@@ -72,9 +103,9 @@ def pia_proximal(target: DiffusionTarget, x0, t: int = 200, p: float = 4, normal
 
 def naive_loss_queries() -> int:
     """Model queries per image of :func:`naive_loss`."""
-    return 1
+    return NaiveLoss().queries()
 
 
 def pia_queries() -> int:
     """Model queries per image of :func:`pia_proximal` (t = 0 and t)."""
-    return 2
+    return PIA().queries()

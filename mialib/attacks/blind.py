@@ -1,5 +1,5 @@
-"""The blind baseline (PAPERS.md, "Evaluation practice"): a classifier that never queries the
-model and tells members from non-members from the images alone.
+"""The blind baseline (docs/papers.md, "Evaluation practice"): a classifier that never queries
+the model and tells members from non-members from the images alone.
 
 On an i.i.d. member/non-member split it must sit at chance (AUC ~0.5): whatever an attack
 gains above that comes from the model. When the two sets come from different populations it
@@ -10,16 +10,15 @@ from __future__ import annotations
 
 import torch
 
-from .classifier import HeldoutScores, heldout_classifier_scores
+from .classifier import BLIND_CLASSIFIER, HeldoutScores, heldout_classifier_scores
 
 
-def blind_baseline(member_x0: torch.Tensor, nonmember_x0: torch.Tensor, *, train_frac: float = 0.5,
-                   epochs: int = 30, lr: float = 1e-2, width: int = 16, seed: int = 0,
-                   progress: bool = False) -> HeldoutScores:
+def blind_baseline(member_x0: torch.Tensor, nonmember_x0: torch.Tensor, *, seed: int = 0,
+                   progress: bool = False, **classifier) -> HeldoutScores:
     """Train the SecMI_NNs classifier on the raw images of ``train_frac`` of each set and
-    score the held-out rest (0 model queries). Same recipe as SecMI_NNs, with its own
-    defaults: more training data and epochs, a larger step, a narrower network. Bad input
-    (empty, not 4-D, NaN, mismatched shapes) gets a ValueError from the shared recipe."""
-    return heldout_classifier_scores(member_x0, nonmember_x0, train_frac=train_frac, epochs=epochs,
-                                     lr=lr, width=width, seed=seed, progress=progress,
-                                     desc="blind baseline")
+    score the held-out rest (0 model queries). Same recipe as SecMI_NNs with its own
+    defaults, :data:`.classifier.BLIND_CLASSIFIER` (more training data and epochs, a larger
+    step, a narrower network); ``classifier`` overrides them. Bad input (empty, not 4-D, NaN,
+    mismatched shapes) gets a ValueError from the shared recipe."""
+    return heldout_classifier_scores(member_x0, nonmember_x0, BLIND_CLASSIFIER.replace(**classifier),
+                                     seed=seed, progress=progress, desc="blind baseline")

@@ -12,7 +12,9 @@ import numpy as np
 import torch
 from torch import nn
 
-from ..progress import progress_bar
+from ..core.checks import check_float, check_int
+from ..core.progress import progress_bar
+from ..core.config import Config
 
 
 class BasicBlock(nn.Module):
@@ -65,24 +67,43 @@ class HeldoutScores:
     train_loss: list = field(default_factory=list)
 
 
-def check_train_frac(train_frac: float) -> float:
-    """``train_frac`` if it lies in (0, 1), else a ValueError."""
-    if not 0.0 < train_frac < 1.0:
-        raise ValueError(f"train_frac must lie in (0, 1), got {train_frac}")
-    return train_frac
+@dataclass(frozen=True)
+class ClassifierConfig(Config):
+    """The held-out classifier recipe: the fraction of each side it trains on, and its
+    optimiser (SGD with momentum and weight decay), epochs, batch size and width. The
+    defaults are SecMI_NNs's (the paper's); the blind baseline has its own
+    (:data:`BLIND_CLASSIFIER`)."""
+
+    train_frac: float = 0.2
+    epochs: int = 15
+    lr: float = 1e-3
+    momentum: float = 0.9
+    weight_decay: float = 5e-4
+    batch_size: int = 128
+    width: int = 64
+
+    def validate(self) -> None:
+        check_float(self.train_frac, "train_frac", low=0.0, high=1.0, low_open=True, high_open=True)
+        check_float(self.lr, "lr", low=0.0, low_open=True)
+        check_float(self.momentum, "momentum", low=0.0, high=1.0, high_open=True)
+        check_float(self.weight_decay, "weight_decay", low=0.0)
+        for name in ("epochs", "batch_size", "width"):
+            check_int(getattr(self, name), name, low=1)
 
 
-def heldout_classifier_scores(members: torch.Tensor, nonmembers: torch.Tensor, *,
-                              train_frac: float = 0.2, epochs: int = 15, lr: float = 1e-3,
-                              momentum: float = 0.9, weight_decay: float = 5e-4,
-                              batch_size: int = 128, width: int = 64, seed: int = 0,
+
+SECMI_NNS_CLASSIFIER = ClassifierConfig()
+BLIND_CLASSIFIER = ClassifierConfig(train_frac=0.5, epochs=30, lr=1e-2, width=16)
+
+
+def heldout_classifier_scores(members: torch.Tensor, nonmembers: torch.Tensor,
+                              recipe: ClassifierConfig = SECMI_NNS_CLASSIFIER, *, seed: int = 0,
                               device: str | torch.device = "cpu", progress: bool = False,
                               desc: str = "classifier") -> HeldoutScores:
     """Train a :class:`SmallResNet` to tell ``members`` (label 1) from ``nonmembers`` (label 0),
-    both Tensor[N, C, H, W], on a seeded random ``train_frac`` of each (SGD with momentum and
-    weight decay; inputs divided by their standard deviation on the training part), and score
-    the rest: member-minus-non-member logits, higher = member."""
-    check_train_frac(train_frac)
+    both Tensor[N, C, H, W], on a seeded random ``recipe.train_frac`` of each (inputs divided
+    by their standard deviation on the training part), and score the rest:
+    member-minus-non-member logits, higher = member."""
     for name, x in (("members", members), ("nonmembers", nonmembers)):
         if not isinstance(x, torch.Tensor) or x.ndim != 4 or len(x) == 0:
             raise ValueError(f"{name} must be a non-empty Tensor[N, C, H, W]")
@@ -91,6 +112,7 @@ def heldout_classifier_scores(members: torch.Tensor, nonmembers: torch.Tensor, *
     if members.shape[1:] != nonmembers.shape[1:]:
         raise ValueError(f"members and non-members must be Tensor[N, C, H, W] of one shape, got "
                          f"{tuple(members.shape)} and {tuple(nonmembers.shape)}")
+    train_frac, batch_size = recipe.train_frac, recipe.batch_size
     rng = np.random.default_rng(seed)
     m_perm, n_perm = rng.permutation(len(members)), rng.permutation(len(nonmembers))
     m_tr, n_tr = int(round(train_frac * len(members))), int(round(train_frac * len(nonmembers)))
@@ -103,11 +125,12 @@ def heldout_classifier_scores(members: torch.Tensor, nonmembers: torch.Tensor, *
 
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(seed)
-        net = SmallResNet(x_tr.shape[1], 2, width=width).to(device)
+        net = SmallResNet(x_tr.shape[1], 2, width=recipe.width).to(device)
     gen = torch.Generator().manual_seed(seed)
-    opt = torch.optim.SGD(net.parameters(), lr=lr, momentum=momentum, weight_decay=weight_decay)
+    opt = torch.optim.SGD(net.parameters(), lr=recipe.lr, momentum=recipe.momentum,
+                          weight_decay=recipe.weight_decay)
     losses = []
-    for _ in progress_bar(range(epochs), desc=desc, enabled=progress):
+    for _ in progress_bar(range(recipe.epochs), desc=desc, enabled=progress):
         net.train()
         order = torch.randperm(len(x_tr), generator=gen)
         total = 0.0

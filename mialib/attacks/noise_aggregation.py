@@ -1,78 +1,118 @@
-"""Noise aggregation with small-noise injection (Li et al. 2025; PAPERS.md section 2).
+"""Noise aggregation with small-noise injection (Li et al. 2025; docs/papers.md section 2).
 
 No public implementation exists; this one follows the paper's description step by step:
 
-1. inject one small noise in one step, n ~ N(0, I):
+1. inject one small noise in one step, n ~ N(0, I) (docs/papers.md eq. 6):
    - ``injection="decoupled"`` (default): x = sqrt(abar_t) x0 + sigma * n  (sigma = 0.1);
    - ``injection="vp"`` (variance preserving): x = sqrt(abar_t) x0 + sqrt(1 - abar_t) n
      (sigma is then unused); the paper's wording admits both;
 2. denoise deterministically K times with stride m, collecting the predicted noises
    e_i = eps_theta(x, t - i m),  x <- D(x, t - i m -> t - (i+1) m),  i = 0..K-1
-   (the last update is never used, so it is skipped; K queries in all);
+   (the last update is never used, so it is skipped; K queries in all; eq. 7);
 3. aggregate the spread C of {e_i} (:mod:`.aggregation`; default the mean pairwise squared
-   L2 distance (1/K^2) sum_{i,j} ||e_i - e_j||^2);
-4. score S = -log(C + delta): a member's noises agree, so its S is high.
+   L2 distance (1/K^2) sum_{i,j} ||e_i - e_j||^2, eq. 8);
+4. score S = -log(C + delta) (eq. 9): a member's noises agree, so its S is high.
 
 Defaults t = 80, m = 10, K = 5 (5 queries per image); it needs t - (K-1) m >= 0.
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import torch
 
-from .aggregation import check_metric, spread, spread_to_score
-from .target import DiffusionTarget
+from ..core.checks import check_choice, check_float, check_int
+from .aggregation import METRICS, spread, spread_to_score
+from .config import AttackConfig
 
 INJECTIONS = ("decoupled", "vp")
 
 
-def noise_aggregation_queries(K: int = 5) -> int:
+@dataclass(frozen=True)
+class NoiseAggregation(AttackConfig):
+    """Noise aggregation's settings (the paper's defaults): injection timestep t, stride m,
+    number of noises K (= queries per image), injected noise level sigma, injection mode,
+    aggregation metric, and the delta of S = -log(C + delta)."""
+
+    USES_RANDOMNESS = True
+
+    t: int = 80
+    m: int = 10
+    K: int = 5
+    sigma: float = 0.1
+    injection: str = "decoupled"
+    metric: str = "l2"
+    delta: float = 1e-12
+
+    def validate(self) -> None:
+        if self.K < 2:
+            raise ValueError(f"noise aggregation compares K >= 2 noise predictions, got K={self.K}")
+        check_choice(self.injection, "injection", INJECTIONS)
+        check_choice(self.metric, "metric (aggregation)", METRICS)
+        if self.injection == "decoupled":
+            check_float(self.sigma, "sigma", low=0.0, low_open=True)
+        check_float(self.delta, "delta", low=0.0, low_open=True)
+
+    def check(self, target) -> None:
+        check_walk(target, self.t, self.m, self.K)
+
+    def queries(self) -> int:
+        """One per collected noise."""
+        return self.K
+
+    def scores(self, target, x0, *, cond=None, generator=None) -> torch.Tensor:
+        return self.scores_from_noises(self.noises(target, x0, cond=cond, generator=generator))
+
+    def noises(self, target, x0, *, cond=None, generator=None) -> torch.Tensor:
+        """Steps 1-2: the K predicted noises of every image (:func:`noise_aggregation_noises`)."""
+        return noise_aggregation_noises(target, x0, self.t, self.m, self.K, self.sigma, self.injection,
+                                        generator=generator, cond=cond)
+
+    def scores_from_noises(self, noises: torch.Tensor) -> torch.Tensor:
+        """Steps 3-4 on collected noises (:func:`noise_aggregation_scores`): no further query."""
+        return noise_aggregation_scores(noises, self.metric, self.delta)
+
+
+_NA = NoiseAggregation()
+
+
+def check_walk(target, t: int, m: int, K: int) -> None:
+    """The K steps of stride m from t must stay on the schedule (ValueError)."""
+    m = target.check_timestep(m, "m", low=1)
+    t = target.check_timestep(t, "t", low=0)
+    if t - (K - 1) * m < 0:
+        raise ValueError(f"K={K} steps of stride m={m} from t={t} go below step 0: need "
+                         f"t >= (K-1)*m = {(K - 1) * m}")
+
+
+def noise_aggregation_queries(K: int = _NA.K) -> int:
     """Model queries per image: one per collected noise."""
-    return int(K)
+    return _NA.replace(K=K).queries()
 
 
-def inject_noise(target: DiffusionTarget, x0: torch.Tensor, t: int, noise: torch.Tensor,
-                 sigma: float = 0.1, injection: str = "decoupled") -> torch.Tensor:
+def inject_noise(target, x0: torch.Tensor, t: int, noise: torch.Tensor, sigma: float = _NA.sigma,
+                 injection: str = _NA.injection) -> torch.Tensor:
     """Step 1: sqrt(abar_t) x0 + sigma n ("decoupled") or + sqrt(1 - abar_t) n ("vp")."""
     a = target.abar(t)
     scale = sigma if injection == "decoupled" else (1.0 - a) ** 0.5
     return a ** 0.5 * x0 + scale * noise
 
 
-def check_noise_aggregation_params(target: DiffusionTarget, t: int = 80, m: int = 10, K: int = 5,
-                                   sigma: float = 0.1, injection: str = "decoupled",
-                                   metric: str | None = None, min_K: int = 1) -> tuple[int, int, int]:
-    """Check the parameters against ``target``'s schedule (ValueError naming the problem) and
-    return (t, m, K) as ints. ``metric`` is checked when given; ``min_K`` is 2 for the score,
-    which compares noises, and 1 for collecting them."""
-    if K < min_K:
-        raise ValueError(f"noise aggregation compares K >= {min_K} noise predictions, got K={K}")
-    if metric is not None:
-        check_metric(metric)
-    if injection not in INJECTIONS:
-        raise ValueError(f"injection must be one of {INJECTIONS}, got {injection!r}")
-    if int(K) != K or K < 1:
-        raise ValueError(f"K must be a positive integer, got {K}")
-    m = target.check_timestep(m, "m", low=1)
-    t = target.check_timestep(t, "t", low=0)
-    if t - (K - 1) * m < 0:
-        raise ValueError(f"K={K} steps of stride m={m} from t={t} go below step 0: need "
-                         f"t >= (K-1)*m = {(K - 1) * m}")
-    if injection == "decoupled" and not sigma > 0:
-        raise ValueError(f"sigma must be positive, got {sigma}")
-    return t, m, int(K)
-
-
-def noise_aggregation_noises(target: DiffusionTarget, x0, t: int = 80, m: int = 10, K: int = 5,
-                             sigma: float = 0.1, injection: str = "decoupled",
+def noise_aggregation_noises(target, x0, t: int = _NA.t, m: int = _NA.m, K: int = _NA.K,
+                             sigma: float = _NA.sigma, injection: str = _NA.injection,
                              generator: torch.Generator | None = None, cond=None) -> torch.Tensor:
-    """The K predicted noises of every image (steps 1-2): Tensor[N, K, C, H, W], float32, CPU.
+    """The K predicted noises of every image (steps 1-2): Tensor[N, K, C, H, W], float32, CPU
+    (K = 1 is allowed here, e.g. to look at one prediction).
 
     The injected noise is drawn for all N images at once on the CPU from ``generator`` (the
     global torch RNG when None), so scores do not depend on the batch size or the device."""
-    x0 = target.check_images(x0)
-    cond = target.check_cond(cond, len(x0))
-    t, m, K = check_noise_aggregation_params(target, t, m, K, sigma, injection)
+    if not isinstance(generator, (torch.Generator, type(None))):
+        raise ValueError(f"generator must be a torch.Generator or None, got {type(generator).__name__}")
+    check_int(K, "K", low=1)
+    _NA.replace(t=t, m=m, sigma=sigma, injection=injection)  # types and ranges of the others
+    check_walk(target, t, m, K)
+    x0, cond = target.prepare(x0, cond)
     noise = torch.randn(x0.shape, generator=generator, dtype=torch.float32)
     out = torch.empty((len(x0), K, *x0.shape[1:]), dtype=torch.float32)
     for sl in target.batches(len(x0)):
@@ -88,18 +128,23 @@ def noise_aggregation_noises(target: DiffusionTarget, x0, t: int = 80, m: int = 
     return out
 
 
-def noise_aggregation(target: DiffusionTarget, x0, t: int = 80, m: int = 10, K: int = 5,
-                      sigma: float = 0.1, injection: str = "decoupled", metric: str = "l2",
+def noise_aggregation(target, x0, t: int = _NA.t, m: int = _NA.m, K: int = _NA.K,
+                      sigma: float = _NA.sigma, injection: str = _NA.injection, metric: str = _NA.metric,
                       generator: torch.Generator | None = None, cond=None,
-                      delta: float = 1e-12) -> torch.Tensor:
+                      delta: float = _NA.delta) -> torch.Tensor:
     """Noise-aggregation membership scores S = -log(C + delta) (Tensor[N], float64; higher =
     more likely a member). ``K`` queries per image; see the module docstring."""
-    check_noise_aggregation_params(target, t, m, K, sigma, injection, metric, min_K=2)  # before any query
-    noises = noise_aggregation_noises(target, x0, t, m, K, sigma, injection, generator, cond)
-    return noise_aggregation_scores(noises, metric, delta)
+    cfg = NoiseAggregation(t=t, m=m, K=K, sigma=sigma, injection=injection, metric=metric, delta=delta)
+    cfg.check(target)  # before any query
+    return cfg.scores(target, x0, cond=cond, generator=generator)
 
 
-def noise_aggregation_scores(noises: torch.Tensor, metric: str = "l2", delta: float = 1e-12) -> torch.Tensor:
+def noise_aggregation_scores(noises: torch.Tensor, metric: str = _NA.metric,
+                             delta: float = _NA.delta) -> torch.Tensor:
     """Steps 3-4 on collected noises (Tensor[N, K, ...] from :func:`noise_aggregation_noises`):
     S = -log(C + delta). Scoring one collection under several metrics costs no further query."""
-    return spread_to_score(spread(noises.flatten(2), metric), delta)
+    scores = spread_to_score(spread(noises.flatten(2), metric), delta)
+    if not torch.isfinite(scores).all():
+        raise ValueError("noise aggregation produced non-finite scores (spread C + delta <= 0 or "
+                         "non-finite noises)")
+    return scores

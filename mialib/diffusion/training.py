@@ -1,0 +1,268 @@
+"""The denoising training loop of DDPM (Ho et al. 2020, Algorithm 1 / eq. 14):
+
+    loss = || n - eps_theta( sqrt(abar_t) x0 + sqrt(1 - abar_t) n, t ) ||^2,
+    t ~ U{0..T-1}, n ~ N(0, I),
+
+with AdamW, an exponential moving average (EMA) of the weights (the model that is sampled
+and attacked), gradient clipping, optional class labels with label dropout for
+classifier-free guidance, one seeded generator for every random draw, a tqdm bar, and
+resumable training states (one safetensors file each, written atomically). It knows nothing
+about membership, or about what the images are.
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+import time
+import warnings
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import numpy as np
+import torch
+from safetensors import safe_open
+from safetensors.torch import save_file
+
+from ..core.checks import check_field_types
+from ..core.fileio import atomic_path
+from ..core.progress import progress_bar
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    """Optimisation settings; every field enters the cache key."""
+
+    steps: int = 3000                # optimizer steps
+    batch_size: int = 64             # images per step (sampled with replacement)
+    lr: float = 2e-3                 # AdamW learning rate (constant after warm-up)
+    warmup_steps: int = 100          # linear learning-rate warm-up
+    weight_decay: float = 0.0        # AdamW weight decay
+    ema_decay: float = 0.999         # EMA of the weights; the EMA model is the target
+    grad_clip: float = 1.0           # max gradient norm
+    label_dropout: float = 0.0       # P(label -> null label) for classifier-free guidance
+    seed: int = 0                    # seeds batch order, timesteps and noise
+
+    def __post_init__(self):
+        check_field_types(self)
+        if self.steps < 1 or self.batch_size < 1:
+            raise ValueError(f"steps and batch_size must be >= 1, got {self.steps}, {self.batch_size}")
+        if not 0.0 <= self.ema_decay < 1.0 or not 0.0 <= self.label_dropout < 1.0:
+            raise ValueError("ema_decay and label_dropout must lie in [0, 1)")
+        if self.lr <= 0:
+            raise ValueError(f"lr must be positive, got {self.lr}")
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+@dataclass
+class TrainResult:
+    """The trained EMA model, the raw model, and what the run recorded."""
+
+    ema_model: torch.nn.Module
+    model: torch.nn.Module
+    loss_curve: list = field(default_factory=list)   # [(step, mean loss over the window)]
+    wall_time_s: float = 0.0                          # time spent training in this process
+    resumed_from: int = 0                             # step a saved state resumed from (0 = fresh)
+    state: tuple | None = None                        # final (tensors, metadata) with keep_state
+
+
+STATE_FORMAT = 1  # version of the training-state file layout
+
+
+def _flatten_optimizer(opt: torch.optim.Optimizer) -> dict[str, torch.Tensor]:
+    out = {}
+    for idx, st in opt.state_dict()["state"].items():
+        for name, val in st.items():
+            out[f"opt.{idx}.{name}"] = torch.as_tensor(val).detach().cpu().contiguous()
+    return out
+
+
+def _restore_optimizer(opt: torch.optim.Optimizer, flat: dict[str, torch.Tensor]) -> None:
+    sd = opt.state_dict()
+    state: dict[int, dict] = {}
+    for key, val in flat.items():
+        _, idx, name = key.split(".", 2)
+        state.setdefault(int(idx), {})[name] = val
+    sd["state"] = state
+    opt.load_state_dict(sd)
+
+
+def training_state(model, ema, opt, gen: torch.Generator, step: int, curve,
+                   window_acc: tuple[float, int], meta: dict) -> tuple[dict, dict]:
+    """Everything a run needs to continue exactly from ``step``: (tensors, metadata) for ONE
+    safetensors file (weights, EMA weights, optimizer moments, RNG state; step, loss curve and
+    the settings it belongs to in the metadata), so it is written in one atomic step."""
+    tensors = {f"model.{k}": v.detach().cpu().contiguous() for k, v in model.state_dict().items()}
+    tensors.update({f"ema.{k}": v.detach().cpu().contiguous() for k, v in ema.state_dict().items()})
+    tensors.update(_flatten_optimizer(opt))
+    tensors["rng"] = gen.get_state()
+    info = {"format": STATE_FORMAT, "step": int(step), "loss_curve": [list(c) for c in curve],
+            "window_acc": list(window_acc), "meta": meta}
+    return tensors, {"mialib": json.dumps(info, sort_keys=True)}
+
+
+def save_training_state(path: Path, *state) -> None:
+    """Write :func:`training_state` to ``path`` atomically."""
+    tensors, metadata = training_state(*state)
+    with atomic_path(path) as tmp:
+        save_file(tensors, str(tmp), metadata=metadata)
+
+
+def read_training_state(path: Path, meta: dict):
+    """(tensors, info) of the state file at ``path`` if it is complete and was written for the
+    same ``meta``; None if it belongs to other settings. Raises ValueError if it is unreadable
+    or lacks a field; nothing is restored before every field has been checked."""
+    try:
+        with safe_open(str(path), framework="pt") as fh:
+            info = json.loads((fh.metadata() or {})["mialib"])
+            tensors = {k: fh.get_tensor(k) for k in fh.keys()}
+    except Exception as exc:
+        raise ValueError(f"{path}: unreadable training state ({type(exc).__name__}: {exc})") from exc
+    missing = [k for k in ("format", "step", "loss_curve", "window_acc", "meta") if k not in info]
+    if missing or info["format"] != STATE_FORMAT or "rng" not in tensors:
+        raise ValueError(f"{path}: incomplete training state (missing {missing or 'rng'})")
+    if info["meta"] != meta:
+        return None
+    return tensors, info
+
+
+def restore_training_state(tensors: dict, info: dict, model, ema, opt, gen: torch.Generator):
+    """Load a state read by :func:`read_training_state` into the objects; return (step, loss
+    curve, window accumulator)."""
+    model.load_state_dict({k[6:]: v for k, v in tensors.items() if k.startswith("model.")})
+    ema.load_state_dict({k[4:]: v for k, v in tensors.items() if k.startswith("ema.")})
+    _restore_optimizer(opt, {k: v for k, v in tensors.items() if k.startswith("opt.")})
+    gen.set_state(tensors["rng"])
+    acc, acc_n = info["window_acc"]
+    return int(info["step"]), [tuple(x) for x in info["loss_curve"]], (float(acc), int(acc_n))
+
+
+def _resume(paths_to_try, meta: dict, max_step: int, model, ema, opt, gen):
+    """Restore the most advanced usable state among ``paths_to_try`` at or before
+    ``max_step``; return (step, loss curve, window accumulator), (0, [], (0, 0)) if none. A
+    state that is unreadable or belongs to other settings is skipped (a warning if unreadable)."""
+    best = None
+    for path in paths_to_try:
+        if path is None or not Path(path).is_file():
+            continue
+        try:
+            found = read_training_state(Path(path), meta)
+        except ValueError as exc:
+            warnings.warn(f"{exc}; ignoring it", RuntimeWarning, stacklevel=3)
+            continue
+        if found is None or found[1]["step"] > max_step:
+            continue
+        if best is None or found[1]["step"] > best[1]["step"]:
+            best = found
+    if best is None:
+        return 0, [], (0.0, 0)
+    return restore_training_state(*best, model, ema, opt, gen)
+
+
+def state_meta(cfg: TrainConfig, images: torch.Tensor, labels) -> dict:
+    """What a saved training state must agree on to be continued: every training setting but
+    the number of steps, and the exact data (so a run of any length continues a shorter one)."""
+    from ..data.images import fingerprint
+
+    return {"train": {k: v for k, v in cfg.to_dict().items() if k != "steps"},
+            "data": fingerprint(images, labels), "shape": list(images.shape[1:]),
+            "conditional": labels is not None}
+
+
+def train_diffusion(model: torch.nn.Module, alphas_cumprod: torch.Tensor, images: torch.Tensor,
+                    cfg: TrainConfig, labels: np.ndarray | torch.Tensor | None = None,
+                    null_label: int | None = None, device: str | torch.device = "cpu",
+                    checkpoint: str | Path | None = None, checkpoint_every: int = 500,
+                    continue_from=(), keep_state: bool = False, progress: bool = True,
+                    log_points: int = 100, on_snapshot=None, snapshot_steps=()) -> TrainResult:
+    """Train ``model`` (a diffusers UNet2DModel, or any module with the same call
+    signature) to predict the noise, on ``images`` (Tensor[N, C, H, W] in [-1, 1]).
+
+    With ``labels`` the model is class-conditional (``class_labels=``); with
+    ``cfg.label_dropout`` > 0 a label is replaced by ``null_label`` with that probability.
+
+    The learning rate is constant after warm-up and every random draw comes from one
+    generator, so the run is a pure function of its settings and data, and its state at step
+    s is the state of any longer run at step s. Hence:
+
+    - with ``checkpoint`` (a file) the state is saved every ``checkpoint_every`` steps, and a
+      re-run resumes from it;
+    - ``continue_from`` lists state files of shorter runs (from ``keep_state``); the run starts
+      from the most advanced one written for the same settings and data;
+    - ``on_snapshot(step, ema_model, loss_curve)`` is called after each step in
+      ``snapshot_steps``: the EMA model there is the one a run of ``steps=step`` returns.
+
+    A state file that is unreadable or incomplete is ignored with a warning. Returns a
+    :class:`TrainResult`; the EMA model is in eval mode, on ``device``; with ``keep_state``
+    its ``state`` holds the final training state (see :func:`training_state`).
+    """
+    if images.ndim != 4 or len(images) == 0:
+        raise ValueError(f"images must be a non-empty Tensor[N, C, H, W], got {tuple(images.shape)}")
+    if labels is not None:
+        labels = torch.as_tensor(np.asarray(labels), dtype=torch.long)
+        if len(labels) != len(images):
+            raise ValueError(f"{len(labels)} labels for {len(images)} images")
+        if cfg.label_dropout > 0 and null_label is None:
+            raise ValueError("label_dropout > 0 needs null_label (the model's 'no label' index)")
+    device = torch.device(device)
+    abar = torch.as_tensor(alphas_cumprod, dtype=torch.float32)
+    T = len(abar)
+    gen = torch.Generator().manual_seed(cfg.seed)
+    torch.manual_seed(cfg.seed)  # anything inside the model that draws (e.g. dropout)
+    model = model.to(device).train()
+    ema = copy.deepcopy(model).requires_grad_(False).eval()
+    opt = torch.optim.AdamW(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
+    data = images.to(device, torch.float32)
+    abar_dev = abar.to(device)
+
+    meta = state_meta(cfg, images, labels)
+    ckpt = Path(checkpoint) if checkpoint is not None else None
+    start, curve, (acc, acc_n) = _resume([ckpt, *continue_from], meta, cfg.steps, model, ema, opt, gen)
+    state = (model, ema, opt, gen)
+
+    window = max(1, cfg.steps // log_points)
+    t0 = time.perf_counter()
+    bar = progress_bar(total=cfg.steps, initial=start, desc="training", enabled=progress)
+    for step in range(start, cfg.steps):
+        idx = torch.randint(0, len(data), (cfg.batch_size,), generator=gen)
+        t = torch.randint(0, T, (cfg.batch_size,), generator=gen)
+        noise = torch.randn((cfg.batch_size, *data.shape[1:]), generator=gen)
+        x0, t, noise = data[idx.to(device)], t.to(device), noise.to(device)
+        a = abar_dev[t].view(-1, 1, 1, 1)
+        xt = a.sqrt() * x0 + (1 - a).sqrt() * noise
+        kwargs = {}
+        if labels is not None:
+            y = labels[idx]
+            if cfg.label_dropout > 0:
+                drop = torch.rand(cfg.batch_size, generator=gen) < cfg.label_dropout
+                y = torch.where(drop, torch.full_like(y, null_label), y)
+            kwargs["class_labels"] = y.to(device)
+        for group in opt.param_groups:  # linear warm-up, then constant
+            group["lr"] = cfg.lr * min(1.0, (step + 1) / max(1, cfg.warmup_steps))
+        pred = model(xt, t, **kwargs).sample
+        loss = torch.nn.functional.mse_loss(pred, noise)
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(model.parameters(), cfg.grad_clip)
+        opt.step()
+        with torch.no_grad():
+            for pe, p in zip(ema.parameters(), model.parameters()):
+                pe.lerp_(p, 1.0 - cfg.ema_decay)
+        acc += loss.item()
+        acc_n += 1
+        if (step + 1) % window == 0 or step + 1 == cfg.steps:
+            curve.append((step + 1, acc / acc_n))
+            bar.set_postfix(loss=f"{acc / acc_n:.4f}")
+            acc, acc_n = 0.0, 0
+        bar.update(1)
+        if on_snapshot is not None and step + 1 in snapshot_steps and step + 1 < cfg.steps:
+            on_snapshot(step + 1, ema, list(curve))
+        if ckpt is not None and checkpoint_every and (step + 1) % checkpoint_every == 0 \
+                and step + 1 < cfg.steps:
+            save_training_state(ckpt, *state, step + 1, curve, (acc, acc_n), meta)
+    bar.close()
+    final = training_state(*state, cfg.steps, curve, (acc, acc_n), meta) if keep_state else None
+    return TrainResult(ema_model=ema.eval(), model=model.eval(), loss_curve=curve,
+                       wall_time_s=time.perf_counter() - t0, resumed_from=start, state=final)

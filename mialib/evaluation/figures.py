@@ -1,0 +1,208 @@
+"""The notebooks' composite figures, one function each, returning a matplotlib figure built from
+a run's numbers with the helpers of :mod:`.plots`. A notebook calls one of these and saves the
+figure with ``run.save_fig``; it draws nothing itself."""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+
+from . import plots, reference
+
+
+def _subplots(*args, **kwargs):
+    import matplotlib.pyplot as plt
+
+    return plt.subplots(*args, **kwargs)
+
+
+# ----------------------------------------------------------------------------- 00 and 01
+def examples(images, nrow: int, title: str):
+    """A grid of images, ``nrow`` per row."""
+    rows = int(np.ceil(len(images) / nrow))
+    fig, ax = _subplots(figsize=(6, 0.6 * rows + 0.4))
+    plots.image_grid(ax, images, nrow=nrow, title=title)
+    return fig
+
+
+def class_proportions(balance):
+    """Bars of each class's share in each part of a split (:class:`mialib.data.splits.LabelBalance`)."""
+    fig, ax = _subplots(figsize=(7, 3))
+    counts = balance.counts
+    width = 0.8 / len(counts)
+    for i, (name, row) in enumerate(zip(balance.names, counts)):
+        ax.bar(np.arange(counts.shape[1]) + i * width, row / row.sum(), width, label=name)
+    ax.set(xticks=np.arange(counts.shape[1]) + 0.4 - width / 2, xticklabels=balance.classes,
+           xlabel="class", ylabel="fraction of the part",
+           title=f"class proportions per part ($\\chi^2$ homogeneity p = {balance.p_value:.3f})")
+    ax.legend(fontsize=8, ncol=2)
+    return fig
+
+
+def loss_curve(record: dict):
+    """The training loss of a model's cache record, on a log scale."""
+    steps, losses = np.array(record["loss_curve"]).T
+    epochs = record["steps"] * record["train"]["batch_size"] / record["n_training_images"]
+    fig, ax = _subplots(figsize=(6, 3))
+    ax.plot(steps, losses)
+    ax.set(yscale="log", xlabel="training step", ylabel="denoising loss (MSE)",
+           title=f"training loss ({record['n_training_images']} images, {epochs:.0f} epochs)")
+    return fig
+
+
+def samples_vs_nearest(samples, training, nearest, show: int = 12):
+    """Generated images above their nearest training image and nearest non-member
+    (:class:`mialib.evaluation.memorisation.NearestImages`)."""
+    show = min(show, len(samples))
+    fig, axes = _subplots(3, 1, figsize=(0.7 * show + 1, 3.6))
+    plots.image_grid(axes[0], samples[:show], nrow=show, title="generated")
+    plots.image_grid(axes[1], training[nearest.training_idx[:show]], nrow=show, title="nearest training image")
+    plots.image_grid(axes[2], nearest.reference_nonmembers[nearest.nonmember_idx[:show]], nrow=show,
+                     title="nearest non-member")
+    return fig
+
+
+def nearest_distances(nearest):
+    """Histograms of each sample's distance to its nearest training image and non-member."""
+    fig, ax = _subplots(figsize=(6, 3))
+    plots.plot_score_hist(ax, nearest.training_dist.numpy(), nearest.nonmember_dist.numpy(),
+                          xlabel="L2 distance of a sample to its nearest image", bins=30)
+    ax.legend(["to nearest training image", "to nearest non-member"], fontsize=8)
+    return fig
+
+
+# ----------------------------------------------------------------------------- 02 and 03
+def score_histogram(member_scores, nonmember_scores, xlabel: str, title: str, log_x: bool = False):
+    fig, ax = _subplots(figsize=(6, 3))
+    plots.plot_score_hist(ax, np.asarray(member_scores), np.asarray(nonmember_scores), xlabel=xlabel, log_x=log_x)
+    ax.set_title(title)
+    return fig
+
+
+def error_maps(maps_members, maps_nonmembers, t_sec: int):
+    """|x^ - x~| of a few members and non-members on one colour scale (clipped at the 99th
+    percentile), each labelled with its t-error."""
+    few = len(maps_members)
+    vmax = float(torch.quantile(torch.cat([maps_members, maps_nonmembers]).flatten(), 0.99))
+    fig, axes = _subplots(2, few, figsize=(1.1 * few, 2.6), squeeze=False)
+    for row, (maps, name) in enumerate([(maps_members, "member"), (maps_nonmembers, "non-member")]):
+        for j in range(few):
+            axes[row, j].imshow(maps[j].mean(0), cmap="magma", vmin=0, vmax=vmax)
+            axes[row, j].set_axis_off()
+            axes[row, j].set_title(f"{name}\n{maps[j].pow(2).sum():.1e}", fontsize=7)
+    fig.suptitle(f"|x^ - x~| at t_sec = {t_sec} (under each label: its t-error)", fontsize=9, y=1.06)
+    return fig
+
+
+def sweep_panels(sweep, t_mark: int | None = None, keys=(("auc", "AUC"), ("tpr@1%fpr", "TPR at 1% FPR")),
+                 title: str = ""):
+    """One panel per metric of a sweep, with its 95% band and the default marked."""
+    fig, axes = _subplots(1, len(keys), figsize=(4.5 * len(keys), 3.2))
+    for ax, (key, label) in zip(np.atleast_1d(axes), keys):
+        plots.plot_sweep(ax, sweep, key, band_label="95% CI")
+        if t_mark is not None:
+            ax.axvline(t_mark, color="k", ls=":", lw=0.8, label=f"{sweep.parameter} = {t_mark}")
+        ax.set(ylabel=label, title=f"{title} {label} against {sweep.parameter}".strip())
+        ax.legend(fontsize=8)
+    fig.tight_layout()
+    return fig
+
+
+def noise_grid(images, noises, spreads, t: int, m: int, n_members: int):
+    """Each image followed by its K predicted noises (one colour scale), labelled with its spread."""
+    n, K = noises.shape[:2]
+    lim = float(noises.abs().quantile(0.99))
+    fig, axes = _subplots(n, K + 1, figsize=(1.1 * (K + 1) + 1.2, 1.1 * n), squeeze=False)
+    for r in range(n):
+        axes[r, 0].imshow(images[r].mean(0), cmap="gray", vmin=-1, vmax=1)
+        axes[r, 0].text(-0.15, 0.5, f"{'member' if r < n_members else 'non-member'}\nC = {spreads[r]:.3g}",
+                        fontsize=8, ha="right", va="center", transform=axes[r, 0].transAxes)
+        for i in range(K):
+            axes[r, i + 1].imshow(noises[r, i].mean(0), cmap="RdBu_r", vmin=-lim, vmax=lim)
+            if r == 0:
+                axes[r, i + 1].set_title(f"e_{i} (t = {t - i * m})", fontsize=7)
+    for ax in axes.flat:
+        ax.set_axis_off()
+    return fig
+
+
+def spread_by_step(distances_members, distances_nonmembers, steps):
+    """Median and interquartile band of each prediction's distance from the image's mean
+    prediction, step by step ([N, K] arrays)."""
+    fig, ax = _subplots(figsize=(5.5, 3.2))
+    for d, name in [(distances_members, "members"), (distances_nonmembers, "non-members")]:
+        q25, q50, q75 = np.percentile(np.asarray(d), [25, 50, 75], axis=0)
+        ax.plot(steps, q50, "o-", label=name)
+        ax.fill_between(steps, q25, q75, alpha=0.25)
+    ax.invert_xaxis()
+    ax.set(xlabel="timestep of the prediction", ylabel="||e_i - mean_j e_j||",
+           title="Distance of each noise prediction from the image's mean prediction")
+    ax.legend()
+    return fig
+
+
+def ablation_panels(sweeps: list, title: str):
+    """Rows AUC and TPR at 1% FPR, one column per (sweep, x label, log x); the paper's K
+    ablation in grey where a sweep is over K."""
+    fig, axes = _subplots(2, len(sweeps), figsize=(3.2 * len(sweeps), 6), sharey="row", squeeze=False)
+    paper_K = reference.ablation("noise_aggregation/K_tpr@1%fpr")
+    for row, (key, label) in enumerate([("auc", "AUC"), ("tpr@1%fpr", "TPR at 1% FPR")]):
+        for ax, (sweep, xlabel, log_x) in zip(axes[row], sweeps):
+            plots.plot_sweep(ax, sweep, key, xlabel=xlabel, log_x=log_x)
+            if sweep.parameter == "K" and key == "tpr@1%fpr":
+                ax.plot(list(paper_K), list(paper_K.values()), "s--", color="gray", label="paper, CIFAR-10")
+                ax.legend(fontsize=8)
+        axes[row, 0].set_ylabel(label)
+    fig.suptitle(title)
+    return fig
+
+
+# ----------------------------------------------------------------------------- 04
+def auc_vs_queries(results: dict, queries: dict, labels: dict, curves: list):
+    """Each attack's AUC (with its interval) at its queries per image, and curves of attacks
+    along their own cost knob: ``curves`` is a list of (label, queries list, AUC list, colour)."""
+    fig, ax = _subplots(figsize=(6, 4))
+    for label, xs, ys, colour in curves:
+        ax.plot(xs, ys, "--", color=colour, alpha=0.7, label=label)
+    for i, n in enumerate(results):
+        r = results[n]
+        ax.plot(queries[n], r["auc"], "o", ms=8, color=f"C{i}", label=labels[n])
+        ax.errorbar(queries[n], r["auc"], yerr=np.abs(np.array(r["ci"]["auc"])[:, None] - r["auc"]), color="k", lw=0.8)
+    ax.set(xscale="log", xlabel="model queries per image (log)", ylabel="AUC", title="AUC against query budget")
+    ax.legend(fontsize=7, loc="lower right")
+    return fig
+
+
+def auc_vs_budget(budget_auc: dict, labels: dict, target_steps: int, epochs_per_step: float):
+    """AUC of each attack against the training budget (steps, log scale), epochs on top."""
+    fig, ax = _subplots(figsize=(6.5, 4))
+    for n, by_steps in budget_auc.items():
+        ax.plot(list(by_steps), list(by_steps.values()), "o-", label=labels[n])
+    steps = sorted(next(iter(budget_auc.values())))
+    ax.axhline(0.5, color="k", lw=0.8, ls=":")
+    ax.axvline(target_steps, color="gray", lw=0.8, ls="--", label=f"the target above ({target_steps} steps)")
+    ax.set(xscale="log", xlabel="training steps (log scale)", ylabel="AUC", title="AUC against training budget")
+    ax.set_xticks(steps, [str(s) for s in steps])
+    ax.minorticks_off()
+    top = ax.secondary_xaxis("top", functions=(lambda s: s * epochs_per_step, lambda e: e / epochs_per_step))
+    top.set_xticks([s * epochs_per_step for s in steps], [f"{s * epochs_per_step:.0f}" for s in steps])
+    top.minorticks_off()
+    top.set_xlabel("epochs over the training images")
+    ax.legend(fontsize=7)
+    return fig
+
+
+def shift_comparison(nonmembers, shifted, shift: str, strength: float, names: list, iid: list, shifted_auc: list):
+    """Example non-members and their shifted copies, and each attack's AUC on the i.i.d. and
+    on the shifted split."""
+    fig, (a0, a1) = _subplots(1, 2, figsize=(12, 4.2), gridspec_kw={"width_ratios": [1.3, 2.5]})
+    plots.image_grid(a0, torch.cat([nonmembers[:4], shifted[:4]]), nrow=4,
+                     title=f"top: non-members\nbottom: '{shift}' ({strength})")
+    xs = np.arange(len(names))
+    a1.bar(xs - 0.2, iid, 0.4, label="i.i.d. split")
+    a1.bar(xs + 0.2, shifted_auc, 0.4, label=f"shifted non-members ({shift})")
+    a1.axhline(0.5, color="k", lw=0.8, ls=":")
+    a1.set_xticks(xs, names, rotation=20, fontsize=8)
+    a1.set(ylabel="AUC", ylim=(0.0, 1.05), title="Same members, two kinds of non-members")
+    a1.legend(fontsize=8, loc="upper center", bbox_to_anchor=(0.5, -0.28), ncol=2)
+    return fig

@@ -1,0 +1,114 @@
+"""Parameter sweeps: one attack setting varied over a list of values, everything else fixed,
+each value scored on the same images with the same noise (:mod:`mialib.attacks.scoring`) and
+evaluated with the same metrics. Values that are invalid or that the target's schedule cannot
+take (e.g. K steps of stride m below step 0) are skipped and listed with the reason, not
+silently dropped.
+
+Choosing a value by its result on the evaluation images is optimistic in the same way as the
+papers' best-threshold ASR; :func:`tune_on_calibration` chooses on the calibration split.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Callable, Sequence
+
+from ..attacks.scoring import score_part, score_split
+from .metrics import evaluate
+
+SUMMARY_KEYS = ("auc", "asr", "tpr@1%fpr", "tpr@0.1%fpr", "ci")
+
+
+def sweep_boot(n_boot: int) -> int:
+    """Bootstrap resamples for each row of a sweep: a fifth of ``n_boot``, at least 20 (a
+    sweep has many rows; its intervals need less precision than the headline numbers)."""
+    return max(20, n_boot // 5)
+
+
+@dataclass
+class Sweep:
+    """Metrics (``results``: value -> :func:`evaluate` dict) of one parameter's values, in the
+    order given, the values that were ``skipped`` and why (``reasons``)."""
+
+    parameter: str
+    results: dict = field(default_factory=dict)
+    skipped: list = field(default_factory=list)
+    reasons: dict = field(default_factory=dict)
+
+    def best(self, key: str = "auc"):
+        """The value with the highest ``key`` (the first one on ties)."""
+        if not self.results:
+            raise ValueError(f"the {self.parameter} sweep has no valid value (skipped: {self.skipped})")
+        return max(self.results, key=lambda v: self.results[v][key])
+
+    def values(self, key: str) -> list:
+        return [r[key] for r in self.results.values()]
+
+    def summary(self, keys: Sequence[str] = SUMMARY_KEYS) -> dict:
+        """{str(value): {key: metric}} for a results file."""
+        return {str(v): {k: r[k] for k in keys} for v, r in self.results.items()}
+
+    def table(self, keys: Sequence[str] = ("auc",), paper: dict | None = None, paper_key: str = ""):
+        """A DataFrame, one row per value: "ours: <key>" columns and, with ``paper`` (value ->
+        reported number), a "paper: <paper_key>" column (empty where the paper has no value)."""
+        import pandas as pd
+
+        cols = {f"ours: {k}": {v: f"{r[k]:.3f}" for v, r in self.results.items()} for k in keys}
+        if paper is not None:
+            cols[f"paper: {paper_key}"] = {v: f"{paper[v]:.3f}" for v in self.results if v in paper}
+        return pd.DataFrame(cols).rename_axis(self.parameter).fillna("")
+
+
+def sweep_values(parameter: str, values, score_fn: Callable, *, n_boot: int, seed: int) -> Sweep:
+    """Evaluate ``score_fn(value) -> (member_scores, nonmember_scores)`` for each value; a
+    value for which it raises ValueError is skipped, with the message as its reason."""
+    out = Sweep(parameter)
+    for v in values:
+        try:
+            scores = score_fn(v)
+        except ValueError as exc:
+            out.skipped.append(v)
+            out.reasons[v] = str(exc)
+            continue
+        out.results[v] = evaluate(*scores, n_boot=n_boot, seed=seed)
+    return out
+
+
+def _variant(attack, parameter: str, value, target):
+    """``attack`` with ``parameter = value``, checked against ``target`` (ValueError if not)."""
+    cfg = attack.replace(**{parameter: value})
+    cfg.check(target)
+    return cfg
+
+
+def sweep_attack(attack, parameter: str, values, target, data, *, seed: int, n_boot: int) -> Sweep:
+    """``attack`` (an :class:`~mialib.attacks.config.AttackConfig`) with ``parameter`` set to
+    each of ``values``, scored on the evaluation parts of ``data``."""
+    def score(v):
+        return score_split(_variant(attack, parameter, v, target), target, data, seed=seed,
+                           calibration=False).evaluation
+    return sweep_values(parameter, values, score, n_boot=n_boot, seed=seed)
+
+
+def tune_on_calibration(attack, parameter: str, grid, target, data, *, seed: int):
+    """(the value of ``parameter`` in ``grid`` with the highest AUC on the calibration parts
+    of ``data``, {value: calibration AUC}); the evaluation images are never looked at."""
+    def score(v):
+        cfg = _variant(attack, parameter, v, target)
+        return tuple(score_part(cfg, target, getattr(data, p), seed=seed, part=p)
+                     for p in ("cal_members", "cal_nonmembers"))
+    tuned = sweep_values(parameter, grid, score, n_boot=0, seed=seed)
+    return tuned.best("auc"), {v: r["auc"] for v, r in tuned.results.items()}
+
+
+def auc_by_model(models: dict, attacks: dict, data, *, seed: int, batch_size: int = 256) -> dict:
+    """{attack name: {model key: AUC}}: every attack (name -> settings) on every model (key ->
+    :class:`~mialib.diffusion.trained.TrainedModel`, e.g. one per training budget), all on the
+    evaluation parts of ``data`` with the same noise."""
+    out = {name: {} for name in attacks}
+    for key, model in models.items():
+        target = model.target(batch_size=batch_size)
+        for name, cfg in attacks.items():
+            scores = score_split(cfg, target, data, seed=seed, calibration=False)
+            out[name][key] = evaluate(*scores.evaluation, n_boot=0)["auc"]
+    return out

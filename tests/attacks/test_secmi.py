@@ -1,0 +1,105 @@
+"""SecMI (docs/papers.md section 1): closed forms, memorisation controls, query counts, bad input."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+
+from mialib.attacks import (DiffusionTarget, secmi_error_maps, secmi_nns, secmi_queries, secmi_stat,
+                            secmi_terror)
+from mialib.diffusion.controls import memorizing_eps_fn
+from mialib.metrics import evaluate
+
+
+def _zero_eps(x, t, cond=None):
+    return torch.zeros_like(x)
+
+
+def test_terror_closed_forms(linear_abar):
+    """A memoriser of ONE point x* predicts x0 = x* everywhere; eps is then affine in x and
+    D(D(x, s->u), u->s) = x exactly, so the t-error vanishes for every input (a model with
+    one training image cannot tell members apart). With two memorised points, each stays on
+    its own deterministic trajectory, so the members' t-errors are zero."""
+    g = torch.Generator().manual_seed(2)
+    pts = torch.rand(2, 1, 8, 8, generator=g) * 2 - 1
+    single = DiffusionTarget(memorizing_eps_fn(pts[:1], linear_abar), linear_abar)
+    assert secmi_terror(single, pts).max().item() < 1e-10
+    pair = DiffusionTarget(memorizing_eps_fn(pts, linear_abar), linear_abar)
+    assert secmi_terror(pair, pts).max().item() < 1e-10
+    assert secmi_terror(single, torch.zeros(1, 1, 8, 8)).item() < 1e-10
+
+
+@pytest.mark.parametrize("memorised, expect_auc", [("members", 1.0), ("nonmembers", 0.0)])
+def test_secmi_stat_memorisation_controls(digits_split, linear_abar, memorised, expect_auc):
+    members, nonmembers = digits_split
+    points = members if memorised == "members" else nonmembers
+    target = DiffusionTarget(memorizing_eps_fn(points, linear_abar), linear_abar, image_shape=(1, 8, 8))
+    auc = evaluate(secmi_stat(target, members), secmi_stat(target, nonmembers), n_boot=0)["auc"]
+    assert auc == pytest.approx(expect_auc, abs=0.02)
+
+
+def test_secmi_nns_memorisation_controls(digits_split, linear_abar):
+    members, nonmembers = digits_split
+    target = DiffusionTarget(memorizing_eps_fn(members, linear_abar), linear_abar)
+    res = secmi_nns(target, members, nonmembers, epochs=30, width=8, seed=0, train_frac=0.25)
+    auc = evaluate(res.member_scores, res.nonmember_scores, n_boot=0)["auc"]
+    assert auc > 0.9
+    flipped = DiffusionTarget(memorizing_eps_fn(nonmembers, linear_abar), linear_abar)
+    res_f = secmi_nns(flipped, members, nonmembers, epochs=30, width=8, seed=0, train_frac=0.25)
+    # trained on the flipped model, the classifier learns "low error = member" ... of the
+    # other side; its labels still say which side is which, so it still separates them
+    auc_f = evaluate(res_f.member_scores, res_f.nonmember_scores, n_boot=0)["auc"]
+    assert auc_f > 0.9
+
+
+def test_secmi_nns_scores_only_held_out_images(digits_split, linear_abar):
+    members, nonmembers = digits_split
+    target = DiffusionTarget(memorizing_eps_fn(members, linear_abar), linear_abar)
+    res = secmi_nns(target, members, nonmembers, epochs=1, width=8, seed=3, train_frac=0.25)
+    assert len(res.member_scores) == len(res.member_eval_idx) == 36
+    assert len(res.nonmember_scores) == len(res.nonmember_eval_idx) == 36
+    assert len(np.unique(res.member_eval_idx)) == 36 and res.member_eval_idx.max() < 48
+    assert res.queries_per_sample == secmi_queries(100, 10)
+    again = secmi_nns(target, members, nonmembers, epochs=1, width=8, seed=3, train_frac=0.25)
+    torch.testing.assert_close(res.member_scores, again.member_scores, rtol=0, atol=0)
+    with pytest.raises(ValueError, match="train_frac"):
+        secmi_nns(target, members, nonmembers, train_frac=1.0)
+
+
+@pytest.mark.parametrize("t_sec, k", [(100, 10), (50, 10), (10, 10), (60, 20)])
+def test_query_count_matches_formula(linear_abar, t_sec, k):
+    target = DiffusionTarget(_zero_eps, linear_abar, batch_size=3)
+    x = torch.zeros(7, 1, 4, 4)
+    with target.counting(len(x)) as q:
+        secmi_stat(target, x, t_sec, k)
+    assert q.total == 7 * secmi_queries(t_sec, k)
+    assert q.per_sample == t_sec // k + 1
+    assert secmi_queries(100, 10) == 11      # 9 inversion steps + 2 (docs/papers.md eq. 3)
+    assert target.n_queries == q.total
+
+
+def test_scores_do_not_depend_on_batch_size(digits_split, linear_abar):
+    members, _ = digits_split
+    eps = memorizing_eps_fn(members[:10], linear_abar)
+    a = secmi_stat(DiffusionTarget(eps, linear_abar, batch_size=1), members[:12])
+    b = secmi_stat(DiffusionTarget(eps, linear_abar, batch_size=256), members[:12])
+    torch.testing.assert_close(a, b, rtol=1e-6, atol=1e-12)
+
+
+def test_error_maps_and_terror_agree(digits_split, linear_abar):
+    members, _ = digits_split
+    target = DiffusionTarget(memorizing_eps_fn(members[:5], linear_abar), linear_abar)
+    maps = secmi_error_maps(target, members[5:9])
+    assert maps.shape == (4, 1, 8, 8) and maps.dtype == torch.float32
+    torch.testing.assert_close(secmi_terror(target, members[5:9]), maps.double().pow(2).flatten(1).sum(1))
+    torch.testing.assert_close(secmi_stat(target, members[5:9]), -secmi_terror(target, members[5:9]))
+
+
+@pytest.mark.parametrize("t_sec, k, match", [(105, 10, "multiple"), (1000, 10, "t_sec"),
+                                              (100, 0, "k must"), (5, 10, "t_sec")])
+def test_bad_steps_raise(linear_abar, t_sec, k, match):
+    target = DiffusionTarget(_zero_eps, linear_abar)
+    with pytest.raises(ValueError, match=match):
+        secmi_stat(target, torch.zeros(1, 1, 4, 4), t_sec, k)
+

@@ -1,0 +1,66 @@
+"""Parameter sweeps and tuning on the calibration split."""
+
+from __future__ import annotations
+
+from types import SimpleNamespace
+
+import pytest
+import torch
+
+from mialib.attacks import DiffusionTarget, NoiseAggregation, SecMI, score_split
+from mialib.diffusion.controls import memorizing_eps_fn
+from mialib.evaluation.sweeps import Sweep, sweep_attack, sweep_boot, sweep_values, tune_on_calibration
+from mialib.metrics import evaluate
+
+
+@pytest.fixture
+def setup(digits_split, linear_abar):
+    m, n = digits_split
+    data = SimpleNamespace(members=m[:24], nonmembers=n[:24], cal_members=m[24:], cal_nonmembers=n[24:])
+    target = DiffusionTarget(memorizing_eps_fn(m, linear_abar, bandwidth=0.1), linear_abar)
+    return data, target
+
+
+def test_sweep_attack_equals_scoring_each_value_and_lists_skipped(setup):
+    data, target = setup
+    sw = sweep_attack(NoiseAggregation(m=10, K=3), "t", [10, 20, 40], target, data, seed=3, n_boot=10)
+    assert list(sw.results) == [20, 40] and sw.skipped == [10]  # t=10 cannot take 3 steps of 10
+    want = evaluate(*score_split(NoiseAggregation(t=40, m=10, K=3), target, data, seed=3, calibration=False).evaluation,
+                    n_boot=10, seed=3)
+    assert sw.results[40] == want
+    assert sw.summary(("auc",)) == {"20": {"auc": sw.results[20]["auc"]}, "40": {"auc": want["auc"]}}
+    assert sw.best("auc") in (20, 40) and sw.values("auc") == [sw.results[20]["auc"], want["auc"]]
+
+
+def test_empty_sweep_says_why():
+    with pytest.raises(ValueError, match="no valid value"):
+        Sweep("t", {}, [5]).best()
+
+
+def test_sweep_values_skips_what_raises_and_says_why():
+    def score(v):
+        if v == 1:
+            raise ValueError("one is not allowed")
+        return [1.0, 2.0], [0.0, 0.5]
+    sw = sweep_values("x", [1, 2], score, n_boot=0, seed=0)
+    assert sw.skipped == [1] and sw.reasons == {1: "one is not allowed"} and sw.results[2]["auc"] == 1.0
+    assert sweep_boot(1000) == 200 and sweep_boot(20) == 20
+
+
+class _EvaluationForbidden(SimpleNamespace):
+    @property
+    def members(self):
+        raise AssertionError("tuning looked at the evaluation members")
+
+    @property
+    def nonmembers(self):
+        raise AssertionError("tuning looked at the evaluation non-members")
+
+
+def test_tuning_looks_only_at_the_calibration_split(setup):
+    data, target = setup
+    cal_only = _EvaluationForbidden(cal_members=data.cal_members, cal_nonmembers=data.cal_nonmembers)
+    best, aucs = tune_on_calibration(SecMI(), "t_sec", [10, 20, 25, 50], target, cal_only, seed=0)
+    assert set(aucs) == {10, 20, 50}  # 25 is no multiple of k = 10
+    assert best == max(aucs, key=aucs.get)
+    assert all(0.0 <= a <= 1.0 for a in aucs.values())

@@ -1,0 +1,34 @@
+"""Small builders shared by the tests: tiny UNets and configs, weight comparisons."""
+
+from __future__ import annotations
+
+import torch
+
+from mialib.diffusion.models import ModelConfig, build_unet
+from mialib.diffusion.training import TrainConfig
+
+# a tiny UNet: 8x8 grey images, widths 8 and 16
+TINY = ModelConfig(image_size=8, channels=1, block_out_channels=(8, 16), norm_num_groups=4)
+
+
+def tiny_unet(seed: int = 0, cfg: ModelConfig = TINY):
+    torch.manual_seed(seed)
+    return build_unet(cfg)
+
+
+def short_training(**kw) -> TrainConfig:
+    """A few steps with a short warm-up: enough to move the weights."""
+    return TrainConfig(**{"steps": 10, "batch_size": 4, "lr": 5e-3, "warmup_steps": 2, "ema_decay": 0.9, **kw})
+
+
+def weights(model) -> dict:
+    return {k: v.detach().clone() for k, v in model.state_dict().items()}
+
+
+def same_weights(a, b) -> bool:
+    a, b = (m if isinstance(m, dict) else weights(m) for m in (a, b))
+    return a.keys() == b.keys() and all(torch.equal(a[k], b[k]) for k in a)
+
+
+def gen(seed: int = 0) -> torch.Generator:
+    return torch.Generator().manual_seed(seed)

@@ -1,0 +1,111 @@
+"""Notebook hygiene, and a papermill smoke run of every notebook (twice, to check that the
+results files are reproducible apart from timings)."""
+
+from __future__ import annotations
+
+import ast
+import json
+import re
+
+import nbformat
+import pytest
+
+from mialib.core import paths
+from mialib.notebook import runner
+from mialib.notebook.results import without_timings
+
+NOTEBOOKS = runner.notebook_paths()
+
+
+def test_there_are_notebooks_in_reading_order():
+    names = [nb.name for nb in NOTEBOOKS]
+    assert names[:5] == ["00_setup_and_data.ipynb", "01_train_target_model.ipynb", "02_secmi.ipynb",
+                         "03_noise_aggregation.ipynb", "04_attack_comparison.ipynb"]
+    assert all(re.match(r"^\d\d_[a-z0-9_]+\.ipynb$", n) for n in names)
+
+
+@pytest.mark.parametrize("nb_path", NOTEBOOKS, ids=lambda p: p.stem)
+def test_notebook_is_committed_clean(nb_path):
+    nb = nbformat.read(nb_path, as_version=4)
+    nbformat.validate(nb)
+    assert nb.metadata["kernelspec"]["name"] == "python3"
+    for cell in nb.cells:
+        if cell.cell_type == "code":
+            assert cell.outputs == [] and cell.execution_count is None, \
+                f"{nb_path.name} carries outputs: run nbstripout"
+    assert nb.cells[0].cell_type == "markdown" and nb.cells[0].source.startswith("# ")
+
+
+@pytest.mark.parametrize("nb_path", NOTEBOOKS, ids=lambda p: p.stem)
+def test_parameters_cell_is_fully_declared_and_commented(nb_path):
+    nb = nbformat.read(nb_path, as_version=4)
+    tagged = [c for c in nb.cells if "parameters" in c.metadata.get("tags", [])]
+    assert len(tagged) == 1, "exactly one cell tagged 'parameters'"
+    lines = [ln for ln in tagged[0].source.splitlines() if ln.strip()]
+    names = []
+    for ln in lines:
+        assert "  # " in ln, f"{nb_path.name}: parameter line without a comment: {ln!r}"
+        node = ast.parse(ln).body[0]
+        assert isinstance(node, ast.AnnAssign), f"{nb_path.name}: not 'name: type = value': {ln!r}"
+        names.append(node.target.id)
+    # papermill must parse every line (it silently skips lines it cannot parse)
+    assert list(runner.declared_parameters(nb_path)) == names
+    assert "seed" in names
+    # no other cell may use annotated assignments: they would count as parameters
+    for c in nb.cells:
+        if c.cell_type == "code" and c is not tagged[0]:
+            assert not any(isinstance(n, ast.AnnAssign) for n in ast.walk(ast.parse(c.source)))
+
+
+@pytest.mark.parametrize("nb_path", NOTEBOOKS, ids=lambda p: p.stem)
+def test_notebooks_define_no_logic_of_their_own(nb_path):
+    """All logic lives in mialib with a test: a notebook defines no function or class (a
+    one-line lambda handed to a library call is allowed)."""
+    nb = nbformat.read(nb_path, as_version=4)
+    for cell in nb.cells:
+        if cell.cell_type == "code":
+            defs = [n.name for n in ast.walk(ast.parse(cell.source))
+                    if isinstance(n, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef))]
+            assert not defs, f"{nb_path.name} defines {defs}: move it into mialib with a test"
+
+
+def _run_smoke(tmp_path, monkeypatch, tag):
+    out = tmp_path / tag
+    monkeypatch.setenv("MIALIB_RESULTS", str(out / "results"))
+    monkeypatch.setenv("MIALIB_FIGURES", str(out / "figures"))
+    code = runner.main(["smoke", "--output-dir", str(out / "executed")])
+    assert code == 0, "smoke run failed; see the executed notebooks under " + str(out / "executed")
+    return out
+
+
+@pytest.mark.notebooks
+def test_smoke_run_of_every_notebook_is_reproducible(tmp_path, monkeypatch):
+    first = _run_smoke(tmp_path, monkeypatch, "first")
+    second = _run_smoke(tmp_path, monkeypatch, "second")
+    for nb in NOTEBOOKS:
+        a = json.loads((first / "results" / f"{nb.stem}.json").read_text())
+        b = json.loads((second / "results" / f"{nb.stem}.json").read_text())
+        assert a["notebook"] == nb.stem and a["seed"] == 0 and a["metrics"]
+        assert without_timings(a) == without_timings(b), f"{nb.stem}: results differ between runs"
+        for fig in a["figures"]:
+            assert (first / "figures" / fig).stat().st_size > 0
+        executed = nbformat.read(first / "executed" / nb.name, as_version=4)
+        errors = [o for c in executed.cells if c.cell_type == "code" for o in c.outputs
+                  if o.output_type == "error"]
+        assert not errors
+    # the second run found the cached model
+    assert json.loads((second / "results" / "01_train_target_model.json").read_text())["timings"]["model_from_cache"]
+    secmi = json.loads((first / "results" / "02_secmi.json").read_text())
+    t_sec = secmi["parameters"]["attacks"]["secmi_stat"]["t_sec"]
+    assert secmi["queries_per_sample"]["secmi_stat"] == t_sec // 10 + 1
+    assert 0.0 <= secmi["metrics"]["secmi_stat"]["auc"] <= 1.0
+    assert paths.results_dir() != paths.repo_root() / "results"
+    na = json.loads((first / "results" / "03_noise_aggregation.json").read_text())
+    assert na["queries_per_sample"]["noise_aggregation"] == na["parameters"]["attacks"]["noise_aggregation"]["K"]
+    assert set(na["metrics"]["ablation_metric"]) == {"l2", "l1", "centroid", "density", "hull"}
+    cmp = json.loads((first / "results" / "04_attack_comparison.json").read_text())
+    from mialib.attacks import ATTACKS
+    assert set(cmp["metrics"]["attacks"]) == set(ATTACKS) | {"secmi_nns"}
+    assert cmp["queries_per_sample"]["noise_aggregation"] == cmp["parameters"]["attacks"]["noise_aggregation"]["K"]
+    budgets = cmp["metrics"]["auc_vs_training_budget"]["secmi_stat"]
+    assert sorted(int(s) for s in budgets) == sorted(cmp["parameters"]["budget_steps"])

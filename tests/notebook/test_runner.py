@@ -1,0 +1,116 @@
+"""The papermill runner: profiles are checked against what each notebook declares."""
+
+from __future__ import annotations
+
+import pytest
+
+from mialib.core import paths
+from mialib.notebook import runner
+
+
+def test_every_shipped_profile_matches_the_notebooks():
+    notebooks = runner.notebook_paths()
+    assert [nb.stem[:2] for nb in notebooks] == sorted(nb.stem[:2] for nb in notebooks)
+    for profile in ("smoke", "quick", "full"):
+        plan = runner.plan(runner.load_profile(runner.profile_path(profile)), notebooks)
+        assert set(plan) == {nb.stem for nb in notebooks}
+        assert all(p.get("seed") == 0 for p in plan.values())
+
+
+def test_every_notebook_and_profile_agree_with_the_library_defaults():
+    """One target block and one set of attack defaults: every notebook that trains or attacks
+    the membership target declares `target` (and, if it attacks, `attacks`) with the library's
+    defaults ({}: no override), and every profile gives all of them the same valid values."""
+    from mialib.attacks import attack_settings
+    from mialib.experiment import TargetSpec
+
+    members = ["00_setup_and_data", "01_train_target_model", "02_secmi", "03_noise_aggregation",
+               "04_attack_comparison"]
+    for nb in members:
+        declared = runner.declared_parameters(paths.repo_root() / "notebooks" / f"{nb}.ipynb")
+        assert declared["target"]["default"] == "{}", nb
+        if nb not in members[:2]:
+            assert declared["attacks"]["default"] == "{}", nb
+        assert "n_members" not in declared and "train_steps" not in declared, f"{nb}: a copied target parameter"
+    for profile in ("smoke", "quick", "full"):
+        plan = runner.plan(runner.load_profile(runner.profile_path(profile)), runner.notebook_paths())
+        targets = {nb: plan[nb].get("target", {}) for nb in members}
+        assert len({repr(t) for t in targets.values()}) == 1, f"{profile}: notebooks would train different targets"
+        TargetSpec.from_params(targets[members[0]])
+        attack_blocks = {nb: plan[nb].get("attacks", {}) for nb in members[2:]}
+        assert len({repr(a) for a in attack_blocks.values()}) == 1, f"{profile}: attack settings differ"
+        attack_settings(attack_blocks[members[2]])
+        budgets = {nb: plan[nb].get("budget_steps", runner.declared_parameters(
+            paths.repo_root() / "notebooks" / f"{nb}.ipynb")["budget_steps"]["default"])
+            for nb in ("01_train_target_model", "04_attack_comparison")}
+        assert len({repr(b) for b in budgets.values()}) == 1, f"{profile}: 01 would not cache 04's budgets"
+
+
+DECLARED = {"00_a": {"seed": {}, "n": {}}, "01_b": {"seed": {}, "lr": {}}}
+
+
+class _NB:
+    def __init__(self, stem):
+        self.stem = stem
+
+
+NBS = [_NB("00_a"), _NB("01_b")]
+
+
+def test_plan_distributes_common_and_own_parameters():
+    plan = runner.plan({"common": {"seed": 1, "n": 2}, "01_b": {"lr": 0.1}}, NBS, DECLARED)
+    assert plan == {"00_a": {"seed": 1, "n": 2}, "01_b": {"seed": 1, "lr": 0.1}}
+
+
+@pytest.mark.parametrize("profile, match", [
+    ({"01_b": {"n_stepz": 3}}, r"01_b: unknown parameter\(s\) \['n_stepz'\]"),
+    ({"common": {"typo": 1}}, "declared by no notebook"),
+    ({"99_missing": {"seed": 1}}, "name no notebook"),
+])
+def test_plan_rejects_unknown_names(profile, match):
+    with pytest.raises(runner.ParameterError, match=match):
+        runner.plan(profile, NBS, DECLARED)
+
+
+def test_load_profile_errors(tmp_path):
+    with pytest.raises(runner.ParameterError, match="not found"):
+        runner.load_profile(tmp_path / "nope.yaml")
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("- just\n- a list\n")
+    with pytest.raises(runner.ParameterError, match="sections"):
+        runner.load_profile(bad)
+
+
+def test_main_rejects_unknown_parameter_before_running(tmp_path, capsys):
+    prof = tmp_path / "p.yaml"
+    prof.write_text("common:\n  seed: 0\n02_secmi:\n  t_secc: 5\n")
+    assert runner.main([str(prof), "--output-dir", str(tmp_path / "out")]) == 2
+    err = capsys.readouterr().err
+    assert "t_secc" in err and "02_secmi" in err
+    assert not (tmp_path / "out").exists()
+    assert runner.main(["smoke", "--only", "99_nope"]) == 2
+
+
+def test_describe_failure_names_notebook_and_cell(tmp_path):
+    from papermill.exceptions import PapermillExecutionError
+
+    exc = PapermillExecutionError(cell_index=4, exec_count=3, source="1/0", ename="ZeroDivisionError",
+                                  evalue="division by zero", traceback=[])
+    msg = runner.describe_failure(exc, tmp_path / "02_secmi.ipynb")
+    assert msg.startswith("02_secmi.ipynb: cell 4") and "ZeroDivisionError: division by zero" in msg
+
+
+def test_full_profile_model_builds_and_runs_on_its_image_size():
+    """The full profile is sized for a GPU and not run by the tests; at least its model must
+    build from the profile and denoise an image of the profile's size."""
+    import torch
+
+    from mialib.experiment import TargetSpec
+    from mialib.diffusion.models import build_unet
+
+    common = runner.load_profile(runner.profile_path("full"))["common"]
+    spec = TargetSpec.from_params(common["target"])
+    unet = build_unet(spec.model)
+    x = torch.zeros(1, spec.model.channels, spec.model.image_size, spec.model.image_size)
+    with torch.no_grad():
+        assert unet(x, torch.tensor([10])).sample.shape == x.shape
