@@ -13,6 +13,8 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from ..core.checks import check_int
+
 
 def fingerprint(images: torch.Tensor, labels=None) -> str:
     """SHA-256 (hex, 16 chars) of the images' shape and values and of the labels: identifies
@@ -65,15 +67,17 @@ class ImageSet:
 
 
 def to_unit_range(x: np.ndarray, max_value: float) -> torch.Tensor:
-    """Map pixel values in [0, max_value] to float32 in [-1, 1]."""
+    """Map pixel values in [0, max_value] to float32 in [-1, 1]; values outside are an error."""
+    x = np.asarray(x)
+    if x.size and (x.min() < 0 or x.max() > max_value):
+        raise ValueError(f"pixel values must lie in [0, {max_value:g}], got [{x.min()}, {x.max()}]")
     return torch.from_numpy(np.asarray(x, dtype=np.float32) / float(max_value) * 2.0 - 1.0)
 
 
 def resize(ds: ImageSet, size: int) -> ImageSet:
     """Resize every image to ``size`` x ``size`` (bilinear with antialiasing; values stay in
     [-1, 1]). A no-op when the images already have that size."""
-    if size <= 0:
-        raise ValueError(f"image size must be positive, got {size}")
+    check_int(size, "image_size", low=1)
     if ds.images.shape[-2:] == (size, size):
         return ds
     out = F.interpolate(ds.images, size=(size, size), mode="bilinear", align_corners=False,
@@ -82,8 +86,14 @@ def resize(ds: ImageSet, size: int) -> ImageSet:
 
 
 def subset(ds: ImageSet, indices) -> ImageSet:
-    """The images (and labels, attributes) at ``indices``."""
-    idx = np.asarray(indices, dtype=np.int64)
+    """The images (and labels, attributes) at ``indices`` (integers in [0, len(ds)); a negative
+    index is an error here, not a count from the end)."""
+    idx = np.asarray(indices)
+    if idx.ndim != 1 or (idx.size and not np.issubdtype(idx.dtype, np.integer)):
+        raise ValueError(f"indices must be a 1-D array of integers, got dtype {idx.dtype} and shape {idx.shape}")
+    idx = idx.astype(np.int64)
+    if idx.size and (idx.min() < 0 or idx.max() >= len(ds)):
+        raise ValueError(f"indices must lie in [0, {len(ds) - 1}], got [{idx.min()}, {idx.max()}]")
     return ImageSet(
         name=ds.name,
         images=ds.images[torch.from_numpy(idx)],

@@ -19,6 +19,7 @@ from pathlib import Path
 import numpy as np
 
 from ..core import paths
+from ..core.checks import check_int
 from .images import ImageSet, resize, to_unit_range
 
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".gif", ".webp")
@@ -43,6 +44,10 @@ def _missing(path: Path, what: str, how: str) -> DataNotFoundError:
     return DataNotFoundError(f"{what} not found at {path}. {how}")
 
 
+class _Refused(pickle.UnpicklingError):
+    """A pickle asked for something other than arrays and plain containers."""
+
+
 class _ArrayOnlyUnpickler(pickle.Unpickler):
     """Unpickles only plain containers and numpy arrays: the CIFAR-10 python batches need
     nothing else, and an untrusted pickle asking for any other callable is refused."""
@@ -56,20 +61,44 @@ class _ArrayOnlyUnpickler(pickle.Unpickler):
     def find_class(self, module, name):
         if (module, name) in self._ALLOWED:
             return super().find_class(module, name)
-        raise pickle.UnpicklingError(f"refusing to unpickle {module}.{name}: CIFAR-10 batches "
+        raise _Refused(f"refusing to unpickle {module}.{name}: CIFAR-10 batches "
                                      "hold only arrays, lists and dicts")
 
 
 def _read_python_batch(path: Path) -> tuple[np.ndarray, np.ndarray]:
-    with open(path, "rb") as fh:
-        obj = _ArrayOnlyUnpickler(io.BytesIO(fh.read()), encoding="bytes").load()
+    try:
+        with open(path, "rb") as fh:
+            obj = _ArrayOnlyUnpickler(io.BytesIO(fh.read()), encoding="bytes").load()
+    except _Refused as exc:
+        raise ValueError(f"{path}: {exc}") from exc
+    except (pickle.UnpicklingError, EOFError, ValueError, TypeError, KeyError, IndexError, AttributeError) as exc:
+        raise ValueError(f"{path}: not a CIFAR-10 python batch (unreadable pickle: "
+                         f"{type(exc).__name__}: {exc})") from exc
     if not isinstance(obj, dict):
         raise ValueError(f"{path}: not a CIFAR-10 python batch (expected a dict)")
     obj = {k.decode() if isinstance(k, bytes) else k: v for k, v in obj.items()}
     if "data" not in obj or "labels" not in obj:
         raise ValueError(f"{path}: a CIFAR-10 batch needs 'data' and 'labels' entries")
-    data = np.asarray(obj["data"], dtype=np.uint8).reshape(-1, 3, 32, 32)
-    return data, np.asarray(obj["labels"], dtype=np.int64)
+    data, labels = np.asarray(obj["data"]), np.asarray(obj["labels"])
+    if data.ndim != 2 or data.shape[1] != 3 * 32 * 32 or len(data) != len(labels) or len(data) == 0:
+        raise ValueError(f"{path}: 'data' must be N x 3072 pixel rows with one label each, got "
+                         f"data {data.shape} and {len(labels)} labels")
+    if not np.issubdtype(labels.dtype, np.integer):
+        raise ValueError(f"{path}: labels must be integers, got dtype {labels.dtype}")
+    return _check_pixels(data, path).reshape(-1, 3, 32, 32), labels.astype(np.int64)
+
+
+def _check_pixels(data: np.ndarray, source) -> np.ndarray:
+    """``data`` as uint8 after checking every value is an integer in 0..255 (a cast would
+    silently wrap 256 to 0 and -1 to 255)."""
+    if data.dtype == np.uint8:
+        return data
+    if not np.issubdtype(data.dtype, np.number) or data.size == 0 or np.any(data < 0) or np.any(data > 255) \
+            or np.any(data != np.round(data)):
+        lo, hi = (data.min(), data.max()) if data.size and np.issubdtype(data.dtype, np.number) else ("?", "?")
+        raise ValueError(f"{source}: pixel values must be integers in 0..255, got dtype {data.dtype} "
+                         f"with range [{lo}, {hi}]")
+    return data.astype(np.uint8)
 
 
 def _read_binary_batch(path: Path) -> tuple[np.ndarray, np.ndarray]:
@@ -113,6 +142,8 @@ def load_cifar10(root: str | Path | None = None, split: str = "train",
 
 
 def _read_attributes(csv_path: Path, filenames: list[str]) -> tuple[dict[str, np.ndarray], np.ndarray | None]:
+    """Per-image attribute columns of ``csv_path`` (ints, else floats, else strings) and the
+    ``label`` column (which must hold integers); every image needs exactly one row."""
     with open(csv_path, newline="") as fh:
         rows = list(csv.DictReader(fh))
     if not rows or "filename" not in rows[0]:
@@ -120,6 +151,10 @@ def _read_attributes(csv_path: Path, filenames: list[str]) -> tuple[dict[str, np
     short = [r.get("filename") for r in rows if None in r.values()]
     if short:
         raise ValueError(f"{csv_path}: row for {short[0]!r} has fewer fields than the header")
+    names = [r["filename"] for r in rows]
+    repeated = sorted({n for n in names if names.count(n) > 1})
+    if repeated:
+        raise ValueError(f"{csv_path}: {len(repeated)} file name(s) have more than one row, e.g. {repeated[0]!r}")
     by_name = {r["filename"]: r for r in rows}
     absent = [f for f in filenames if f not in by_name]
     if absent:
@@ -132,6 +167,9 @@ def _read_attributes(csv_path: Path, filenames: list[str]) -> tuple[dict[str, np
         try:
             attrs[col] = np.asarray([int(v) for v in values], dtype=np.int64)
         except ValueError:
+            if col == "label":
+                bad = next(v for v in values if not v.strip().lstrip("-").isdigit())
+                raise ValueError(f"{csv_path}: the label column must hold integers, got {bad!r}") from None
             try:
                 attrs[col] = np.asarray([float(v) for v in values], dtype=np.float64)
             except ValueError:
@@ -157,12 +195,16 @@ def load_image_folder(folder: str | Path, image_size: int, grayscale: bool = Fal
     if not files:
         raise _missing(folder, f"Images ({', '.join(IMAGE_SUFFIXES)})",
                        "The folder exists but holds no image files.")
+    check_int(image_size, "image_size", low=1)
     mode = "L" if grayscale else "RGB"
     arrays = []
     for f in files:
-        with Image.open(f) as im:
-            im = im.convert(mode).resize((image_size, image_size), Image.Resampling.BICUBIC)
-            arr = np.asarray(im, dtype=np.uint8)
+        try:
+            with Image.open(f) as im:
+                im = im.convert(mode).resize((image_size, image_size), Image.Resampling.BICUBIC)
+                arr = np.asarray(im, dtype=np.uint8)
+        except (OSError, ValueError) as exc:  # PIL's UnidentifiedImageError is an OSError
+            raise ValueError(f"{f}: not a readable image ({type(exc).__name__}: {exc})") from exc
         arrays.append(arr[None] if grayscale else arr.transpose(2, 0, 1))
     attrs, labels = {}, None
     if attributes_csv is not None and (folder / attributes_csv).is_file():

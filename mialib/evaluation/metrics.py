@@ -18,6 +18,8 @@ from __future__ import annotations
 import numpy as np
 from sklearn.metrics import roc_auc_score, roc_curve
 
+from ..core.checks import check_float, check_int
+
 DEFAULT_FPRS = (0.01, 0.001)
 __all__ = ["DEFAULT_FPRS", "fpr_key", "roc", "best_threshold", "threshold_at_fpr", "evaluate",
            "metrics_table", "paired_auc_difference"]
@@ -29,12 +31,38 @@ def fpr_key(fpr: float) -> str:
 
 
 def _as_scores(x, name: str) -> np.ndarray:
-    arr = np.asarray(x.detach().cpu() if hasattr(x, "detach") else x, dtype=np.float64).ravel()
+    """Scores as a 1-D float64 array (torch tensors of any float dtype, bfloat16 included);
+    a ValueError naming ``name`` for anything else."""
+    if hasattr(x, "detach"):
+        x = x.detach().cpu()
+        x = x.double() if x.dtype.is_floating_point else x
+    try:
+        arr = np.asarray(x)
+    except (TypeError, ValueError) as exc:
+        raise ValueError(f"{name} must be a 1-D array of numbers: {exc}") from exc
+    if arr.dtype == bool or not (np.issubdtype(arr.dtype, np.floating) or np.issubdtype(arr.dtype, np.integer)):
+        raise ValueError(f"{name} must be a 1-D array of real numbers, got dtype {arr.dtype}")
+    if arr.ndim != 1:
+        raise ValueError(f"{name} must be 1-D (one score per image), got shape {arr.shape}")
+    arr = arr.astype(np.float64)
     if arr.size == 0:
         raise ValueError(f"{name} is empty")
     if not np.all(np.isfinite(arr)):
         raise ValueError(f"{name} contains NaN or infinite scores")
     return arr
+
+
+def _check_fprs(fprs) -> tuple:
+    fprs = tuple(fprs)
+    for f in fprs:
+        check_float(f, "each FPR budget in fprs", low=0.0, high=1.0, low_open=True, high_open=True)
+    return fprs
+
+
+def _check_boot(n_boot, ci, seed) -> None:
+    check_int(n_boot, "n_boot", low=0)
+    check_float(ci, "ci", low=0.0, high=1.0, low_open=True, high_open=True)
+    check_int(seed, "seed")
 
 
 def _labelled(member, nonmember) -> tuple[np.ndarray, np.ndarray]:
@@ -68,6 +96,7 @@ def best_threshold(member_scores, nonmember_scores) -> float:
 
 def threshold_at_fpr(nonmember_scores, fpr: float) -> float:
     """The smallest threshold whose FPR on ``nonmember_scores`` is <= ``fpr``."""
+    check_float(fpr, "fpr", low=0.0, high=1.0)
     n = np.sort(_as_scores(nonmember_scores, "nonmember_scores"))[::-1]
     k = int(np.floor(fpr * len(n) + 1e-9))      # false positives allowed
     if k >= len(n):
@@ -90,8 +119,10 @@ def evaluate(member_scores, nonmember_scores, *, calibration=None, fprs=DEFAULT_
     """
     m = _as_scores(member_scores, "member_scores")
     n = _as_scores(nonmember_scores, "nonmember_scores")
-    if not 0.0 < ci < 1.0:
-        raise ValueError(f"ci must lie in (0, 1), got {ci}")
+    fprs = _check_fprs(fprs)
+    _check_boot(n_boot, ci, seed)
+    if calibration is not None and (not isinstance(calibration, (tuple, list)) or len(calibration) != 2):
+        raise ValueError("calibration must be a pair (calibration member scores, calibration non-member scores)")
     out = _point_metrics(m, n, fprs)
     out.update(n_members=int(len(m)), n_nonmembers=int(len(n)))
     out["unreliable"] = [fpr_key(f) for f in fprs if len(n) * f < 1.0]
@@ -157,8 +188,8 @@ def paired_auc_difference(a: tuple, b: tuple, *, n_boot: int = 1000, ci: float =
     if len(ma) != len(mb) or len(na) != len(nb):
         raise ValueError("paired comparison needs both attacks scored on the same images "
                          f"(got {len(ma)}/{len(na)} and {len(mb)}/{len(nb)})")
-    if n_boot < 1 or not 0.0 < ci < 1.0:
-        raise ValueError("n_boot must be >= 1 and ci in (0, 1)")
+    check_int(n_boot, "n_boot", low=1)
+    _check_boot(n_boot, ci, seed)
 
     def auc(m, n):
         y, s = _labelled(m, n)

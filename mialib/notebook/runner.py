@@ -4,12 +4,10 @@
     python -m mialib.notebook.runner smoke --only 02_secmi  # one notebook
     python -m mialib.notebook.runner params/my.yaml --output-dir /tmp/run
 
-A profile file (params/<name>.yaml) has a ``common`` section, passed to every notebook that
-declares the name, and one section per notebook. Unlike papermill, which only warns, a
-parameter a notebook does not declare is an error, and so is a common parameter that no
-notebook declares (a typo would otherwise silently run the defaults). Execution stops at the
-first failing notebook, naming it and the failing cell. Executed copies go to
-build/executed/.
+A profile (params/<name>.yaml, :mod:`.profiles`) is checked whole before anything runs:
+unknown names, wrong types, malformed YAML and duplicate keys are errors naming the file and
+line. Execution stops at the first failing notebook, naming it and the failing cell. Executed
+copies go to build/executed/.
 """
 
 from __future__ import annotations
@@ -20,73 +18,8 @@ import sys
 import time
 from pathlib import Path
 
-import yaml
-
 from ..core import paths
-
-
-class ParameterError(ValueError):
-    """A profile names a parameter, notebook or section that does not exist."""
-
-
-def notebook_paths(root: Path | None = None) -> list[Path]:
-    """notebooks/NN_*.ipynb in reading order."""
-    root = root or paths.repo_root()
-    return sorted(p for p in (root / "notebooks").glob("[0-9][0-9]_*.ipynb"))
-
-
-def profile_path(profile: str, root: Path | None = None) -> Path:
-    """params/<profile>.yaml, or ``profile`` itself when it is a path to a YAML file."""
-    root = root or paths.repo_root()
-    p = Path(profile)
-    if p.suffix in (".yaml", ".yml"):
-        return p if p.is_absolute() else Path.cwd() / p
-    return root / "params" / f"{profile}.yaml"
-
-
-def load_profile(path: Path) -> dict:
-    """The YAML profile as a dict of sections; ParameterError for a missing or malformed file."""
-    if not path.is_file():
-        known = sorted(q.stem for q in path.parent.glob("*.yaml")) if path.parent.is_dir() else []
-        raise ParameterError(f"profile {path} not found; known profiles: {known}")
-    doc = yaml.safe_load(path.read_text()) or {}
-    if not isinstance(doc, dict) or not all(isinstance(v, dict) for v in doc.values() if v is not None):
-        raise ParameterError(f"{path}: expected sections 'common' and '<notebook>' holding "
-                             "name: value pairs")
-    return {k: (v or {}) for k, v in doc.items()}
-
-
-def declared_parameters(notebook: Path) -> dict:
-    """The names papermill finds in the notebook's cell tagged ``parameters``."""
-    import papermill as pm
-
-    params = pm.inspect_notebook(str(notebook))
-    if not params:
-        raise ParameterError(f"{notebook.name} has no cell tagged 'parameters'")
-    return params
-
-
-def plan(profile: dict, notebooks: list[Path], declared: dict[str, dict] | None = None) -> dict[str, dict]:
-    """Notebook stem -> the parameters to inject, after checking every name in the profile
-    is declared where it is used."""
-    declared = declared or {nb.stem: declared_parameters(nb) for nb in notebooks}
-    stems = [nb.stem for nb in notebooks]
-    unknown_sections = sorted(set(profile) - {"common", *stems})
-    if unknown_sections:
-        raise ParameterError(f"profile sections {unknown_sections} name no notebook; notebooks: {stems}")
-    common = profile.get("common", {})
-    unused = sorted(k for k in common if not any(k in declared[s] for s in stems))
-    if unused:
-        raise ParameterError(f"common parameters {unused} are declared by no notebook")
-    out = {}
-    for s in stems:
-        own = profile.get(s, {})
-        bad = sorted(k for k in own if k not in declared[s])
-        if bad:
-            raise ParameterError(f"{s}: unknown parameter(s) {bad}; the notebook declares "
-                                 f"{sorted(declared[s])}")
-        out[s] = {**{k: v for k, v in common.items() if k in declared[s]}, **own}
-    return out
+from .profiles import ParameterError, declared_parameters, load_profile, notebook_paths, plan, profile_path
 
 
 INLINE_BACKEND = "module://matplotlib_inline.backend_inline"
@@ -143,6 +76,10 @@ def main(argv: list[str] | None = None) -> int:
         print(f"run_all: {exc}", file=sys.stderr)
         return 2
     if args.only is not None:
+        if not args.only:
+            print("run_all: --only needs at least one notebook name; notebooks: "
+                  f"{sorted(todo)}", file=sys.stderr)
+            return 2
         missing = sorted(set(args.only) - set(todo))
         if missing:
             print(f"run_all: no notebook named {missing}; notebooks: {sorted(todo)}", file=sys.stderr)

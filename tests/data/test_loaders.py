@@ -214,7 +214,7 @@ def test_load_cifar10_refuses_malicious_pickle(tmp_path):
     folder = _write_python_cifar(tmp_path)
     marker = tmp_path / "pwned.txt"
     (folder / "data_batch_1").write_bytes(pickle.dumps(_Evil(marker), protocol=2))
-    with pytest.raises(pickle.UnpicklingError, match="system"):
+    with pytest.raises(ValueError, match=r"data_batch_1: refusing to unpickle \w+\.system"):
         load_cifar10(tmp_path, split="train")
     assert not marker.exists()
     # the payload is live: plain pickle.loads would have run it
@@ -380,3 +380,62 @@ def test_load_image_folder_csv_short_row_is_a_clear_error(tmp_path):
     (folder / "attributes.csv").write_text("filename,label,colour\na.png,1\n")
     with pytest.raises(ValueError, match="fewer fields"):
         load_image_folder(folder, 4)
+
+
+# ----------------------------------------------------------------------------- bad files name themselves
+@pytest.mark.parametrize("content, match", [
+    (b"", "unreadable pickle"), (b"this is not a pickle at all", "unreadable pickle"),
+    (pickle.dumps({b"data": np.zeros((2, 100), np.uint8), b"labels": [0, 1]}), "N x 3072"),
+    (pickle.dumps({b"data": np.zeros((2, 3072), np.uint8), b"labels": [0]}), "one label each"),
+    (pickle.dumps({b"data": np.full((1, 3072), 300, np.int64), b"labels": [0]}), r"integers in 0\.\.255"),
+    (pickle.dumps({b"data": np.full((1, 3072), -1, np.int64), b"labels": [0]}), r"integers in 0\.\.255"),
+    (pickle.dumps({b"data": np.zeros((1, 3072), np.uint8), b"labels": ["cat"]}), "labels must be integers"),
+])
+def test_a_bad_cifar_python_batch_is_named_with_what_is_wrong(tmp_path, content, match):
+    folder = _write_python_cifar(tmp_path)
+    (folder / "data_batch_3").write_bytes(content)
+    with pytest.raises(ValueError, match=match) as info:
+        load_cifar10(tmp_path, split="train")
+    assert "data_batch_3" in str(info.value)
+
+
+def test_a_non_image_file_in_a_folder_is_named(tmp_path):
+    folder = _write_folder(tmp_path / "imgs")
+    (folder / "e.png").write_bytes(b"not a png")
+    with pytest.raises(ValueError, match=r"e\.png: not a readable image"):
+        load_image_folder(folder, image_size=4, attributes_csv=None)
+
+
+@pytest.mark.parametrize("rows, match", [
+    (["filename,label"] + [f"{n},{LABELS[n]}" for n in sorted(COLOURS)] + ["a.png,1"], "more than one row, e.g. 'a.png'"),
+    (["filename,label"] + [f"{n},cat" for n in sorted(COLOURS)], "label column must hold integers, got 'cat'"),
+    (["filename,label"] + [f"{n},1.5" for n in sorted(COLOURS)], "label column must hold integers, got '1.5'"),
+])
+def test_bad_attribute_csvs_are_refused(tmp_path, rows, match):
+    with pytest.raises(ValueError, match=match):
+        load_image_folder(_write_folder(tmp_path / "imgs", rows), image_size=4)
+
+
+def test_pixels_out_of_range_are_an_error_not_a_wrap():
+    from mialib.data import to_unit_range
+    torch.testing.assert_close(to_unit_range(np.array([0, 255]), 255.0), torch.tensor([-1.0, 1.0]))
+    with pytest.raises(ValueError, match=r"\[0, 255\]"):
+        to_unit_range(np.array([0, 256]), 255.0)
+    with pytest.raises(ValueError, match=r"\[0, 255\]"):
+        to_unit_range(np.array([-1, 3]), 255.0)
+
+
+@pytest.mark.parametrize("size", [0, -8, 8.0, "8"])
+def test_bad_image_sizes_are_named(size):
+    with pytest.raises(ValueError, match="image_size"):
+        load_digits(size)
+
+
+def test_subset_refuses_negative_and_out_of_range_indices(digits):
+    assert len(subset(digits, [0, 5, 1796])) == 3
+    with pytest.raises(ValueError, match=r"indices must lie in \[0, 1796\]"):
+        subset(digits, [-1])
+    with pytest.raises(ValueError, match=r"indices must lie in"):
+        subset(digits, [1797])
+    with pytest.raises(ValueError, match="integers"):
+        subset(digits, [0.5])

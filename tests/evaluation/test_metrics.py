@@ -174,3 +174,45 @@ def test_paired_auc_difference_rejects_unpaired_input():
     from mialib.metrics import paired_auc_difference
     with pytest.raises(ValueError, match="same images"):
         paired_auc_difference(([1.0, 2.0], [0.0]), ([1.0], [0.0]))
+
+
+# ----------------------------------------------------------------------------- bad input and edge budgets
+@pytest.mark.parametrize("kwargs, match", [
+    ({"fprs": (1.5,)}, "fprs must lie in"), ({"fprs": (-0.01,)}, "fprs must lie in"), ({"fprs": (0.0,)}, "fprs"),
+    ({"n_boot": 1.5}, "n_boot must be an integer"), ({"n_boot": -1}, "n_boot must be an integer in"),
+    ({"ci": 1.0}, "ci must lie in"), ({"seed": "0"}, "seed must be an integer"),
+    ({"calibration": ([1.0, 2.0],)}, "calibration must be a pair"),
+])
+def test_bad_evaluate_arguments_are_named(kwargs, match):
+    with pytest.raises(ValueError, match=match):
+        evaluate([1.0, 2.0, 3.0], [0.0, 1.0], **kwargs)
+
+
+def test_score_containers():
+    import torch
+    m, n = torch.tensor([3.0, 2.0, 1.5]), torch.tensor([1.0, 2.5])
+    want = evaluate(m, n, n_boot=0)
+    assert evaluate(m.to(torch.bfloat16), n.to(torch.bfloat16), n_boot=0)["auc"] == want["auc"]
+    assert evaluate(m.numpy().tolist(), n.numpy(), n_boot=0)["auc"] == want["auc"]
+    with pytest.raises(ValueError, match="must be 1-D"):
+        evaluate(np.ones((3, 2)), n, n_boot=0)
+    with pytest.raises(ValueError, match="real numbers"):
+        evaluate(np.array([True, False]), n, n_boot=0)
+    with pytest.raises(ValueError, match="real numbers"):
+        evaluate(np.array(["1", "2"]), n, n_boot=0)
+
+
+@pytest.mark.parametrize("n_non, fpr", [(150, 0.01), (250, 0.01), (1999, 0.001), (7, 0.2)])
+def test_tpr_at_fpr_budgets_where_fpr_times_n_is_not_whole(n_non, fpr):
+    """floor(fpr * N) false positives are allowed, never the rounded-up count: the reached FPR
+    must stay within the budget, and one more false positive must exceed it."""
+    rng = np.random.default_rng(n_non)
+    m, n = rng.normal(1, 1, 300), rng.normal(0, 1, n_non)
+    r = evaluate(m, n, calibration=(m, n), fprs=(fpr,), n_boot=0)
+    allowed = int(np.floor(fpr * n_non))
+    ns = np.sort(n)[::-1]
+    assert r[fpr_key(fpr)] == pytest.approx((m > ns[allowed]).mean())
+    thr = threshold_at_fpr(n, fpr)
+    assert (n >= thr).sum() == allowed and (n >= thr).mean() <= fpr
+    assert (allowed + 1) / n_non > fpr
+    assert r["calibrated_" + fpr_key(fpr).replace("tpr@", "fpr@")] <= fpr

@@ -114,3 +114,49 @@ def test_full_profile_model_builds_and_runs_on_its_image_size():
     x = torch.zeros(1, spec.model.channels, spec.model.image_size, spec.model.image_size)
     with torch.no_grad():
         assert unet(x, torch.tensor([10])).sample.shape == x.shape
+
+
+# ----------------------------------------------------------------------------- profile checks
+TYPED = {"00_a": {"seed": {"inferred_type_name": "int", "default": "0"},
+                  "lr": {"inferred_type_name": "float", "default": "0.1"},
+                  "name": {"inferred_type_name": "str", "default": "'x'"},
+                  "steps": {"inferred_type_name": "list", "default": "[1, 2]"},
+                  "sigmas": {"inferred_type_name": "list", "default": "[0.1, 0.2]"},
+                  "target": {"inferred_type_name": "dict", "default": "{}"},
+                  "attacks": {"inferred_type_name": "dict", "default": "{}"}}}
+
+
+@pytest.mark.parametrize("own, match", [
+    ({"seed": "0"}, "seed must be int, got '0'"), ({"seed": 1.0}, "seed must be int"),
+    ({"seed": True}, "seed must be int"), ({"lr": "0.1"}, "lr must be float"), ({"name": 3}, "name must be str"),
+    ({"steps": 16}, "steps must be list"), ({"steps": [1, "2"]}, "list of integers"), ({"steps": [1.5]}, "list of integers"),
+    ({"sigmas": ["a"]}, "list of numbers"),
+    ({"target": {"train_steps": "20"}}, "parameter target: TargetParams.train_steps must be an integer"),
+    ({"target": {"block_out_channels": 16}}, "parameter target: ModelConfig.block_out_channels"),
+    ({"target": {"n_member": 3}}, r"parameter target: TargetParams has no parameter\(s\) \['n_member'\]"),
+    ({"attacks": {"secmi": {}}}, r"parameter attacks: attacks names unknown attack\(s\) \['secmi'\]"),
+    ({"attacks": {"noise_aggregation": {"K": "5"}}}, "NoiseAggregation.K must be an integer"),
+])
+def test_plan_checks_types_and_library_settings(own, match):
+    with pytest.raises(runner.ParameterError, match=match):
+        runner.plan({"00_a": own}, [_NB("00_a")], TYPED)
+    ok = runner.plan({"00_a": {"seed": 1, "lr": 1, "steps": [3], "sigmas": [1, 0.5], "target": {"n_members": 8}}},
+                     [_NB("00_a")], TYPED)
+    assert ok["00_a"]["lr"] == 1
+
+
+@pytest.mark.parametrize("text, match", [
+    ("common:\n  seed: 0\n  seed: 1\n", r"dup\.yaml:3:3: not a valid profile: duplicate key 'seed' \(first at line 2\)"),
+    ("common:\n  seed: [0, 1\n", r"dup\.yaml:3:1: not a valid profile"),
+    ("", "is empty"), ("# only a comment\n", "is empty"),
+])
+def test_malformed_profiles_name_file_and_line(tmp_path, text, match):
+    path = tmp_path / "dup.yaml"
+    path.write_text(text)
+    with pytest.raises(runner.ParameterError, match=match):
+        runner.load_profile(path)
+
+
+def test_main_refuses_an_empty_only(tmp_path, capsys):
+    assert runner.main(["smoke", "--only", "--output-dir", str(tmp_path)]) == 2
+    assert "--only needs at least one notebook" in capsys.readouterr().err

@@ -1,0 +1,119 @@
+"""The sentences that report a run: each states what the numbers given to it say, and its
+verdicts flip when the numbers do."""
+
+from __future__ import annotations
+
+import pytest
+
+from mialib.attacks import NoiseAggregation
+from mialib.evaluation import report
+from mialib.evaluation.sweeps import Sweep
+
+
+def _r(auc, lo=None, hi=None, **kw):
+    lo = auc - 0.02 if lo is None else lo
+    hi = auc + 0.02 if hi is None else hi
+    out = {"auc": auc, "asr": 0.5 + auc / 3, "calibrated_asr": 0.5 + auc / 4, "tpr@1%fpr": auc / 5,
+           "tpr@0.1%fpr": auc / 20, "ci": {"auc": [lo, hi], "tpr@1%fpr": [auc / 6, auc / 4],
+                                           "tpr@0.1%fpr": [0.0, auc / 10]}}
+    out.update(kw)
+    return out
+
+
+def _diff(d, lo, hi):
+    return {"difference": d, "ci": [lo, hi], "p_b_better": 0.5, "n_boot": 100}
+
+
+def test_formatting_helpers():
+    r = _r(0.9172, 0.8981, 0.9333)
+    assert report.ci_text(r, "auc") == "0.917 [0.898, 0.933]"
+    assert report.ci_text(r, "tpr@1%fpr", percent=True) == "18.3% [15.3, 22.9]"
+    assert report.chance_text(_r(0.7, 0.65, 0.75)) == "well above"
+    assert report.chance_text(_r(0.56, 0.52, 0.6)) == "above"
+    assert report.chance_text(_r(0.52, 0.45, 0.6)) == "not clearly above"
+
+
+@pytest.mark.parametrize("p, phrase", [(0.5, "consistent with one population"), (0.01, "differ more than usual"),
+                                       (None, "no labels")])
+def test_split_summary(p, phrase):
+    text = report.split_summary(192, 1024, 64, 64, 256, p)
+    assert "**192 members**" in text and "trained on 256 images" in text and phrase in text
+
+
+@pytest.mark.parametrize("closer, phrase", [(0.9, "reproduces its training set"), (0.6, "moderate"),
+                                            (0.5, "no clear preference")])
+def test_training_summary(closer, phrase):
+    text = report.training_summary(0.0312, 64, closer, 0.8, 1.9)
+    assert f"**{100 * closer:.0f}%**" in text and phrase in text and "0.0312" in text
+
+
+def _sweep(param, values_auc):
+    return Sweep(param, {v: _r(a) for v, a in values_auc.items()})
+
+
+def _secmi_text(nns_vs_stat, bf16_vs_fp32):
+    return report.secmi_summary(
+        res_stat=_r(0.917), t_sec_sweep=_sweep("t_sec", {20: 0.98, 100: 0.917}), t_sec=100, res_bf16=_r(0.9),
+        bf16_vs_fp32=bf16_vs_fp32, res_nns=_r(0.84), res_stat_heldout=_r(0.91), nns_vs_stat=nns_vs_stat,
+        n_nns_train=243, res_external=_r(0.844), n_training=256, epochs=750, image_size=8)
+
+
+def test_secmi_summary_states_paired_verdicts():
+    text = _secmi_text(_diff(-0.07, -0.1, -0.04), _diff(-0.01, -0.03, 0.01))
+    assert "SecMI_NNs loses to SecMI_stat (AUC difference -0.070, 95% CI [-0.100, -0.040])" in text
+    assert "bfloat16 is not distinguishable from fp32" in text and "within resampling noise" in text
+    assert "peaks at t_sec = 20 (0.980)" in text and "at the paper's default t_sec = 100 it is 0.917" in text
+    text = _secmi_text(_diff(0.05, 0.01, 0.09), _diff(-0.05, -0.08, -0.02))
+    assert "SecMI_NNs beats SecMI_stat" in text
+    assert "bfloat16 loses to fp32" in text and "Rounding swamps" in text
+
+
+def _na_text(metric_asr, best_t=60):
+    ts = {40: 0.9, 60: 0.92, 80: 0.87}
+    ts[best_t] = 0.95
+    return report.noise_aggregation_summary(
+        settings=NoiseAggregation(), res=_r(0.873), queries=5,
+        ablation_K=_sweep("K", {2: 0.82, 5: 0.87, 8: 0.93}),
+        ablation_metric=Sweep("metric", {k: _r(0.8, asr=v) for k, v in metric_asr.items()}),
+        ablation_injection=Sweep("injection", {"decoupled": _r(0.87), "vp": _r(0.7)}),
+        ablation_t=_sweep("t", ts), ablation_m=_sweep("m", {5: 0.8, 10: 0.87, 20: 0.9}),
+        ablation_sigma=_sweep("sigma", {0.02: 0.91, 0.1: 0.87}))
+
+
+def test_noise_aggregation_summary_compares_each_ablation_with_the_paper():
+    text = _na_text({"l2": 0.81, "l1": 0.80, "centroid": 0.82, "density": 0.805, "hull": 0.74})
+    assert "AUC rises with K" in text and "highest at K = 8" in text
+    assert "our metrics rank centroid > l2 > density > l1 > hull" in text
+    assert "The convex-hull volume is the weakest here too" in text
+    assert "decoupled mode gives AUC 0.870, the variance-preserving mode 0.700" in text
+    assert "starting lower (t = 60) beats t = 80" in text
+    text = _na_text({"l2": 0.81, "l1": 0.70, "centroid": 0.82, "density": 0.805, "hull": 0.74}, best_t=80)
+    assert "Unlike the paper, the convex-hull volume is not the weakest here (weakest: l1)" in text
+    assert "The t and stride sweeps below show" in text
+
+
+def _comparison(d_sec, d_naive, budget_gain=0.4, blind_ci=(0.4, 0.52)):
+    names = ["naive_loss", "secmi_stat", "noise_aggregation"]
+    labels = {"naive_loss": "Naive loss", "secmi_stat": "SecMI_stat", "noise_aggregation": "Noise aggregation"}
+    res = {"naive_loss": _r(0.826), "secmi_stat": _r(0.917), "noise_aggregation": _r(0.873)}
+    return report.comparison_summary(
+        res=res, labels=labels, queries={"naive_loss": 1, "secmi_stat": 11, "noise_aggregation": 5},
+        diffs={"secmi_stat": d_sec, "naive_loss": d_naive}, tuned={"noise_aggregation": 60, "secmi_stat": 20},
+        tuned_res={"noise_aggregation": _r(0.925), "secmi_stat": _r(0.984)}, tuned_diff=_diff(-0.059, -0.076, -0.044),
+        budget_auc={n: {250: 0.5, 6000: 0.5 + budget_gain} for n in names}, epochs_per_step=0.25,
+        res_blind=_r(0.46, *blind_ci), res_blind_shifted=_r(1.0), res_shifted={n: _r(0.95) for n in names},
+        shift="blur", n_nonmembers=1024)
+
+
+def test_comparison_summary_reproduces_or_refutes_the_claim_by_the_paired_rule():
+    text = _comparison(_diff(-0.043, -0.066, -0.023), _diff(0.047, 0.011, 0.084))
+    assert "Noise aggregation loses to SecMI_stat (AUC difference -0.043" in text
+    assert "Noise aggregation beats Naive loss (AUC difference +0.047" in text
+    assert "**not** reproduced" in text
+    assert "Noise aggregation loses to SecMI_stat (AUC difference -0.059" in text  # tuned
+    assert "every attack gains with training" in text and "interval contains 0.5" in text
+    text = _comparison(_diff(0.03, 0.01, 0.05), _diff(0.047, 0.011, 0.084), budget_gain=-0.1, blind_ci=(0.55, 0.6))
+    assert "The claim is reproduced here." in text
+    assert "not every attack gains" in text and "interval excludes 0.5" in text
+    text = _comparison(_diff(0.01, -0.01, 0.03), _diff(0.047, 0.011, 0.084))
+    assert "is not distinguishable from SecMI_stat" in text and "**not** reproduced" in text
