@@ -1,0 +1,53 @@
+"""The full profile's code paths on a machine without a GPU: every notebook executed with the
+full profile's shapes (32x32 images, the 64-128-256 UNet with attention, two ResNet blocks per
+level, its sweeps and budgets' structure) but a handful of images and training steps."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+import yaml
+
+from mialib.core import paths
+from mialib.notebook import runner
+
+# what the dry run shrinks (images, steps, resamples, sweep lengths); shapes, widths, attention,
+# attack settings and the largest sweep values stay the full profile's
+SHRINK = {
+    "common": {"target": {"n_members": 4, "n_nonmembers": 8, "n_calibration": 2, "train_steps": 3, "batch_size": 4},
+               "attacks": {"secmi_nns": {"epochs": 1, "width": 8}, "blind_baseline": {"epochs": 1, "width": 8}},
+               "budget_steps": [1, 3]},
+    "01_train_target_model": {"n_samples": 2, "sample_steps": 2},
+    "02_secmi": {"n_boot": 4, "external_n_boot": 2, "t_sec_sweep": [100, 500]},
+    "03_noise_aggregation": {"n_boot": 4, "n_show": 1, "K_sweep": [2, 8], "t_sweep": [80, 300], "m_sweep": [20],
+                             "sigma_sweep": [0.5]},
+    "04_attack_comparison": {"n_boot": 4, "K_curve": [8], "t_sec_curve": [300],
+                             "tuning_grid": {"naive_loss": [100], "pia_proximal": [200], "secmi_stat": [100],
+                                             "noise_aggregation": [80]}},
+}
+
+
+def _merge(base: dict, over: dict) -> dict:
+    out = dict(base)
+    for k, v in over.items():
+        out[k] = _merge(base.get(k, {}), v) if isinstance(v, dict) and isinstance(base.get(k), dict) else v
+    return out
+
+
+@pytest.mark.notebooks
+def test_every_notebook_runs_with_the_full_profiles_shapes(tmp_path, monkeypatch):
+    full = runner.load_profile(runner.profile_path("full"))
+    dry = _merge(full, SHRINK)
+    dry["common"]["device"] = "cpu"
+    path = tmp_path / "full_dry.yaml"
+    path.write_text(yaml.safe_dump(dry))
+    monkeypatch.setenv("MIALIB_RESULTS", str(tmp_path / "results"))
+    monkeypatch.setenv("MIALIB_FIGURES", str(tmp_path / "figures"))
+    assert runner.main([str(path), "--output-dir", str(tmp_path / "executed")]) == 0
+    cmp = json.loads((tmp_path / "results" / "04_attack_comparison.json").read_text())
+    assert cmp["parameters"]["target"]["image_size"] == 32
+    assert cmp["parameters"]["target"]["attention"] == [False, True, True]
+    trained = json.loads((tmp_path / "results" / "01_train_target_model.json").read_text())
+    assert trained["metrics"]["n_parameters"] > 5_000_000  # the full UNet, not the quick one
+    assert paths.results_dir() == tmp_path / "results"
