@@ -37,7 +37,7 @@ from mialib.attacks import ATTACKS, DiffusionTarget, run_attack, secmi_nns  # no
 from mialib.core import paths  # noqa: E402
 from mialib.core.fileio import write_json  # noqa: E402
 from mialib.diffusion.models import ModelConfig, build_scheduler, build_unet, resolve_device  # noqa: E402
-from mialib.experiment import TargetSpec  # noqa: E402
+from mialib.experiments.membership import TargetSpec  # noqa: E402
 
 
 def parse_args(argv=None):

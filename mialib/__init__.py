@@ -11,7 +11,8 @@ The small library behind the notebook companion, grouped by kind (each module ha
 - ``evaluation/``  metrics with bootstrap intervals, paired comparisons and verdicts, sweeps,
                    plots, the papers' reported numbers, the text that reports a run
 - ``notebook/``    the papermill runner and the results/figures writer of one execution
-- ``experiment``   the membership experiment: notebook parameters -> data, split, target model
+- ``experiments/`` what the notebooks run, from their parameters to data and trained models:
+                   membership inference, property inference by a model's receiver
 
 ``mialib.attacks`` and ``mialib.metrics`` keep their original names for code outside the
 repository. The papers the code implements, with the equations docstrings cite as

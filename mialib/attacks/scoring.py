@@ -76,7 +76,7 @@ def score_split(attack: AttackConfig, target, data, *, seed: int, calibration: b
                 cond: dict | None = None) -> SplitScores:
     """Scores of ``attack`` on the parts of ``data`` (an object with ``members``,
     ``nonmembers``, ``cal_members`` and ``cal_nonmembers`` image tensors, e.g.
-    :class:`mialib.experiment.ExperimentData`): the evaluation parts, and the calibration parts
+    :class:`mialib.experiments.membership.ExperimentData`): the evaluation parts, and the calibration parts
     unless ``calibration=False``. ``cond`` maps a part name to its conditioning."""
     attack.check(target)  # before any query
 

@@ -128,7 +128,7 @@ def check_value(notebook: str, name: str, value, declared: dict) -> None:
 def _library_checks() -> dict:
     """The library's own checks of the structured parameters, run before anything executes."""
     from ..attacks.registry import attack_settings
-    from ..experiment import TargetSpec
+    from ..experiments.membership import TargetSpec
 
     return {"target": TargetSpec.from_params, "attacks": attack_settings}
 

@@ -22,7 +22,7 @@ def test_every_notebook_and_profile_agree_with_the_library_defaults():
     the membership target declares `target` (and, if it attacks, `attacks`) with the library's
     defaults ({}: no override), and every profile gives all of them the same valid values."""
     from mialib.attacks import attack_settings
-    from mialib.experiment import TargetSpec
+    from mialib.experiments.membership import TargetSpec
 
     members = ["00_setup_and_data", "01_train_target_model", "02_secmi", "03_noise_aggregation",
                "04_attack_comparison"]
@@ -105,7 +105,7 @@ def test_full_profile_model_builds_and_runs_on_its_image_size():
     build from the profile and denoise an image of the profile's size."""
     import torch
 
-    from mialib.experiment import TargetSpec
+    from mialib.experiments.membership import TargetSpec
     from mialib.diffusion.models import build_unet
 
     common = runner.load_profile(runner.profile_path("full"))["common"]

@@ -20,14 +20,14 @@ from typing import Mapping
 
 import torch
 
-from .attacks.registry import attack_settings
-from .core.config import Config
-from .data import loaders, splits
-from .data.images import ImageSet
-from .diffusion.models import ModelConfig
-from .diffusion.target import DiffusionTarget
-from .diffusion.trained import TrainedModel, train_for_budgets, train_model
-from .diffusion.training import TrainConfig
+from ..attacks.registry import attack_settings
+from ..core.config import Config
+from ..data import loaders, splits
+from ..data.images import ImageSet
+from ..diffusion.models import ModelConfig
+from ..diffusion.target import DiffusionTarget
+from ..diffusion.trained import TrainedModel, train_for_budgets, train_model
+from ..diffusion.training import TrainConfig
 
 PARTS = ("members", "nonmembers", "cal_members", "cal_nonmembers")
 

@@ -8,7 +8,7 @@ import torch
 
 from helpers import same_weights as _same
 from mialib.diffusion.trained import model_key
-from mialib.experiment import PARTS, TargetParams, TargetSpec, load_data, train_target, train_target_budgets
+from mialib.experiments.membership import PARTS, TargetParams, TargetSpec, load_data, train_target, train_target_budgets
 
 PARAMS = dict(dataset="digits", image_size=8, n_members=16, n_nonmembers=16, n_calibration=4,
               block_out_channels=[8, 16], train_steps=5, batch_size=4)
