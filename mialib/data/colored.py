@@ -75,12 +75,16 @@ def colourise(grey: torch.Tensor, m) -> torch.Tensor:
     return (v * colour * 2 - 1).float().clamp(-1, 1)
 
 
-def read_mix(images: torch.Tensor) -> np.ndarray:
-    """The ink mix m of each RGB image (exact for images made by :func:`colourise`): with
-    R, B the summed red and blue intensities, B / (R + B) = (0.1 + 0.9 m) / 1.1."""
+def read_mix(images: torch.Tensor, ink_floor: float = 0.25) -> np.ndarray:
+    """The ink mix m of each RGB image, exact for images made by :func:`colourise`: every pixel
+    of such an image has B / (R + B) = (0.1 + 0.9 m) / 1.1. The pixels are weighted by how far
+    their intensity (R + B) / 1.1 rises above ``ink_floor``, so the faint noise a generator leaves
+    in the background does not dilute the ink (the weights do not change the exact value)."""
     x = (images.detach().double().cpu() + 1) / 2
-    r, b = x[:, 0].sum((1, 2)), x[:, 2].sum((1, 2))
-    ratio = (b / (r + b).clamp_min(1e-12)).numpy()
+    r, b = x[:, 0], x[:, 2]
+    w = ((r + b) / 1.1 - ink_floor).clamp_min(0.0)
+    w = torch.where(w.sum((1, 2), keepdim=True) > 0, w, torch.ones_like(w))  # no ink: use every pixel
+    ratio = ((w * b).sum((1, 2)) / (w * (r + b)).sum((1, 2)).clamp_min(1e-12)).numpy()
     return (1.1 * ratio - 0.1) / 0.9
 
 

@@ -206,3 +206,49 @@ def shift_comparison(nonmembers, shifted, shift: str, strength: float, names: li
     a1.set(ylabel="AUC", ylim=(0.0, 1.05), title="Same members, two kinds of non-members")
     a1.legend(fontsize=8, loc="upper center", bbox_to_anchor=(0.5, -0.28), ncol=2)
     return fig
+
+
+# ----------------------------------------------------------------------------- 05 property inference
+def property_examples(rows: dict, per_row: int = 8):
+    """One grid row per label (e.g. "training, p = 0.1", "generated, p = 0.1") of RGB images."""
+    fig, axes = _subplots(len(rows), 1, figsize=(0.7 * per_row + 2.2, 0.8 * len(rows) + 0.3), squeeze=False)
+    for ax, (label, images) in zip(axes[:, 0], rows.items()):
+        plots.image_grid(ax, images[:per_row], nrow=per_row)
+        ax.text(-0.02, 0.5, label, transform=ax.transAxes, ha="right", va="center", fontsize=8)
+    return fig
+
+
+def estimates_vs_truth(estimates: dict, extra: dict | None = None):
+    """Each estimator's mean estimate (over the receiver's queries) against the true proportion,
+    with bars from the mean lower to the mean upper interval end; ``extra``: label -> {p: value}
+    drawn as lines (e.g. the generator's own proportion)."""
+    fig, ax = _subplots(figsize=(5.5, 5))
+    ax.plot([0, 1], [0, 1], "k--", lw=0.8, label="identity")
+    offsets = np.linspace(-0.012, 0.012, max(1, len(estimates)))
+    for off, (name, by_p) in zip(offsets, estimates.items()):
+        ps = sorted(by_p)
+        mean = [np.mean([e.value for e in by_p[p]]) for p in ps]
+        lo = [np.mean([e.low for e in by_p[p]]) for p in ps]
+        hi = [np.mean([e.high for e in by_p[p]]) for p in ps]
+        ax.errorbar(np.array(ps) + off, mean, yerr=[np.subtract(mean, lo), np.subtract(hi, mean)], fmt="o-",
+                    capsize=3, lw=1, label=name)
+    for name, by_p in (extra or {}).items():
+        ax.plot(sorted(by_p), [by_p[p] for p in sorted(by_p)], "s:", color="gray", label=name)
+    ax.set(xlabel="true proportion p in the sharer's training data", ylabel="estimated proportion",
+           xlim=(0, 1), ylim=(0, 1), title="Property inference from generated samples")
+    ax.legend(fontsize=7, loc="upper left")
+    return fig
+
+
+def error_vs_sample_size(errors: dict, bounds: dict):
+    """Mean |error| against the number of samples N (log-log): ``errors`` label -> {N: error},
+    ``bounds`` label -> {N: bound} drawn dashed (e.g. Hoeffding's eps(N, delta))."""
+    fig, ax = _subplots(figsize=(5.5, 4))
+    for name, by_n in errors.items():
+        ax.plot(list(by_n), list(by_n.values()), "o-", label=name)
+    for name, by_n in bounds.items():
+        ax.plot(list(by_n), list(by_n.values()), "k--", lw=0.9, label=name)
+    ax.set(xscale="log", yscale="log", xlabel="samples N (log)", ylabel="mean |estimate - p| (log)",
+           title="Error against the number of samples")
+    ax.legend(fontsize=7)
+    return fig

@@ -117,3 +117,17 @@ def test_comparison_summary_reproduces_or_refutes_the_claim_by_the_paired_rule()
     assert "not every attack gains" in text and "interval excludes 0.5" in text
     text = _comparison(_diff(0.01, -0.01, 0.03), _diff(0.047, 0.011, 0.084))
     assert "is not distinguishable from SecMI_stat" in text and "**not** reproduced" in text
+
+
+def test_property_summary_states_aim_and_coverage():
+    from mialib.attacks.property import ReaderRates
+    kw = dict(delta=0.05, generator_bias={"diffusion": 0.078}, reader_rates=ReaderRates(0.8, 0.15, 130, 130),
+              n_per_query=200, n_queries=10)
+    names = ("classifier (naive)", "classifier (corrected)")
+    text = report.property_summary(mae=dict(zip(names, (0.14, 0.04))), coverage=dict(zip(names, (0.3, 0.97))),
+                                   width=dict(zip(names, (0.19, 0.6))), **kw)
+    assert "reaches the aim" in text and "keep the promise" in text and "0.140 -> 0.040" in text
+    assert "pulled toward 0.43" in text and "738 samples" in text
+    text = report.property_summary(mae=dict(zip(names, (0.14, 0.09))), coverage=dict(zip(names, (0.3, 0.8))),
+                                   width=dict(zip(names, (0.19, 0.6))), **kw)
+    assert "misses the aim" in text and "fall short of it" in text

@@ -19,8 +19,8 @@ NOTEBOOKS = runner.notebook_paths()
 
 def test_there_are_notebooks_in_reading_order():
     names = [nb.name for nb in NOTEBOOKS]
-    assert names[:5] == ["00_setup_and_data.ipynb", "01_train_target_model.ipynb", "02_secmi.ipynb",
-                         "03_noise_aggregation.ipynb", "04_attack_comparison.ipynb"]
+    assert names[:6] == ["00_setup_and_data.ipynb", "01_train_target_model.ipynb", "02_secmi.ipynb",
+                         "03_noise_aggregation.ipynb", "04_attack_comparison.ipynb", "05_property_inference.ipynb"]
     assert all(re.match(r"^\d\d_[a-z0-9_]+\.ipynb$", n) for n in names)
 
 
@@ -107,5 +107,7 @@ def test_smoke_run_of_every_notebook_is_reproducible(tmp_path, monkeypatch):
     from mialib.attacks import ATTACKS
     assert set(cmp["metrics"]["attacks"]) == set(ATTACKS) | {"secmi_nns"}
     assert cmp["queries_per_sample"]["noise_aggregation"] == cmp["parameters"]["attacks"]["noise_aggregation"]["K"]
+    prop = json.loads((first / "results" / "05_property_inference.json").read_text())
+    assert set(prop["metrics"]["mean_absolute_error"]) >= {"classifier (naive)", "classifier (corrected)"}
     budgets = cmp["metrics"]["auc_vs_training_budget"]["secmi_stat"]
     assert sorted(int(s) for s in budgets) == sorted(cmp["parameters"]["budget_steps"])
