@@ -252,3 +252,76 @@ def error_vs_sample_size(errors: dict, bounds: dict):
            title="Error against the number of samples")
     ax.legend(fontsize=7)
     return fig
+
+
+# ----------------------------------------------------------------------------- 06 fairness poisoning
+def _by_method(table):
+    return {m: g.sort_values("alpha") for m, g in table.groupby("method", sort=False)}
+
+
+def _with_baseline(table):
+    """Each poisoning method's rows with the unpoisoned ("none") rows as its alpha = 0."""
+    import pandas as pd
+
+    base = table[table.method == "none"]
+    return {m: pd.concat([base.assign(method=m), g]).sort_values("alpha")
+            for m, g in _by_method(table).items() if m != "none"}
+
+
+def _errorbar(ax, g, key, label, offset=0.0):
+    lo, hi = np.array([c if c is not None else [v, v] for c, v in zip(g[key + "_ci"], g[key])]).T
+    ax.errorbar(g["alpha"] + offset, g[key], yerr=[g[key] - lo, hi - g[key]], fmt="o-", capsize=3, label=label)
+
+
+def fairness_vs_alpha(table):
+    """Demographic-parity and equalized-odds gaps, and accuracy, against alpha per method."""
+    fig, axes = _subplots(1, 3, figsize=(13, 3.6))
+    for i, (m, g) in enumerate(_with_baseline(table).items()):
+        for ax, key in zip(axes, ("demographic_parity_difference", "equalized_odds_difference", "accuracy")):
+            _errorbar(ax, g, key, m, offset=0.005 * (i - 0.5))
+    for ax, title in zip(axes, ("demographic-parity difference", "equalized-odds difference", "accuracy")):
+        ax.set(xlabel="alpha (share of poisoned records)", title=title)
+        ax.legend(fontsize=8)
+    fig.tight_layout()
+    return fig
+
+
+def accuracy_fairness_scatter(table):
+    """Accuracy against demographic-parity difference, one point per sharer, labelled by alpha."""
+    fig, ax = _subplots(figsize=(5, 4))
+    for m, g in _by_method(table).items():
+        ax.scatter(g["demographic_parity_difference"], g["accuracy"], label=m)
+        for _, row in g.iterrows():
+            ax.annotate(f"{row['alpha']:g}", (row["demographic_parity_difference"], row["accuracy"]), fontsize=7,
+                        xytext=(3, 3), textcoords="offset points")
+    ax.set(xlabel="demographic-parity difference", ylabel="accuracy on real test digits",
+           title="Accuracy against unfairness (labels: alpha)")
+    ax.legend(fontsize=8)
+    return fig
+
+
+def detection_vs_alpha(table, level: float = 0.05):
+    """The permutation test's p-value for ink-class dependence in the received samples."""
+    fig, ax = _subplots(figsize=(5, 3.6))
+    for m, g in _with_baseline(table).items():
+        ax.plot(g["alpha"], g["detection_p"], "o-", label=m)
+    ax.axhline(level, color="k", ls=":", lw=0.8, label=f"level {level}")
+    ax.set(yscale="log", xlabel="alpha", ylabel="p-value (log)", title="Can the receiver see the poisoning?")
+    ax.legend(fontsize=8)
+    return fig
+
+
+def mitigation(table):
+    """Demographic-parity difference and accuracy of each sharer's receiver, before and after
+    fairlearn's ThresholdOptimizer."""
+    fig, axes = _subplots(1, 2, figsize=(11, 3.6))
+    names = [f"{r.method}, {r.alpha:g}" for r in table.itertuples()]
+    xs = np.arange(len(names))
+    for ax, key, title in zip(axes, ("demographic_parity_difference", "accuracy"), ("demographic-parity difference", "accuracy")):
+        ax.bar(xs - 0.2, table[key], 0.4, label="as trained")
+        ax.bar(xs + 0.2, table["mitigated_" + key], 0.4, label="ThresholdOptimizer (demographic parity)")
+        ax.set_xticks(xs, names, rotation=30, fontsize=7)
+        ax.set(title=title)
+    axes[0].legend(fontsize=7)
+    fig.tight_layout()
+    return fig

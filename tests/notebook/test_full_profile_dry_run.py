@@ -25,6 +25,12 @@ SHRINK = {
     "04_attack_comparison": {"n_boot": 4, "K_curve": [8], "t_sec_curve": [300],
                              "tuning_grid": {"naive_loss": [100], "pia_proximal": [200], "secmi_stat": [100],
                                              "noise_aggregation": [80]}},
+    "05_property_inference": {"p_grid": [0.2, 0.8], "error_sizes": [4, 8], "gmm_components": 2,
+                              "setup": {"n_train": 16, "train_steps": 2, "n_queries": 1, "n_per_query": 8,
+                                        "sample_steps": 2}},
+    "06_fairness_poisoning": {"alphas": {"label_flip": [0.4], "mi_greedy": [0.4]}, "seeds": [0],
+                              "setup": {"n_train": 24, "train_steps": 2, "n_per_class": 10, "sample_steps": 2,
+                                        "n_boot": 4, "n_permutations": 9}},
 }
 
 

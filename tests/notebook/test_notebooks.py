@@ -19,8 +19,9 @@ NOTEBOOKS = runner.notebook_paths()
 
 def test_there_are_notebooks_in_reading_order():
     names = [nb.name for nb in NOTEBOOKS]
-    assert names[:6] == ["00_setup_and_data.ipynb", "01_train_target_model.ipynb", "02_secmi.ipynb",
-                         "03_noise_aggregation.ipynb", "04_attack_comparison.ipynb", "05_property_inference.ipynb"]
+    assert names[:7] == ["00_setup_and_data.ipynb", "01_train_target_model.ipynb", "02_secmi.ipynb",
+                         "03_noise_aggregation.ipynb", "04_attack_comparison.ipynb", "05_property_inference.ipynb",
+                         "06_fairness_poisoning.ipynb"]
     assert all(re.match(r"^\d\d_[a-z0-9_]+\.ipynb$", n) for n in names)
 
 
@@ -109,5 +110,7 @@ def test_smoke_run_of_every_notebook_is_reproducible(tmp_path, monkeypatch):
     assert cmp["queries_per_sample"]["noise_aggregation"] == cmp["parameters"]["attacks"]["noise_aggregation"]["K"]
     prop = json.loads((first / "results" / "05_property_inference.json").read_text())
     assert set(prop["metrics"]["mean_absolute_error"]) >= {"classifier (naive)", "classifier (corrected)"}
+    fair = json.loads((first / "results" / "06_fairness_poisoning.json").read_text())
+    assert {r["method"] for r in fair["metrics"]["runs"]} == {"none", "label_flip", "mi_greedy"}
     budgets = cmp["metrics"]["auc_vs_training_budget"]["secmi_stat"]
     assert sorted(int(s) for s in budgets) == sorted(cmp["parameters"]["budget_steps"])

@@ -1,0 +1,213 @@
+"""Fairness poisoning by the sharer of a diffusion model, end to end (notebook 06).
+
+The sharer picks its training records from a pool of coloured digits in which the label
+y = 1[digit < 5] and the ink s are independent (four balanced cells), with one of the selection
+methods of :mod:`mialib.attacks.fairness`, and trains a class-conditional diffusion model (labels
+dropped 10% of the time, for classifier-free guidance). The receiver samples the same number of
+images of each class, trains a classifier on them, and deploys it on real digits it never trained
+on. It can also read the ink of what it received (an attribute reader trained on its own coloured
+digits), test whether ink and class are dependent there, and post-process its classifier with
+fairlearn's ThresholdOptimizer under a demographic-parity constraint.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+
+from ..attacks.fairness import feature_codes, mutual_information, select_training_set, utility_drift
+from ..attacks.property import PropertyReader
+from ..core.checks import check_float, check_int
+from ..core.config import Config
+from ..data.colored import ColouredPopulation
+from ..data.images import ImageSet
+from ..diffusion.models import ModelConfig
+from ..diffusion.trained import TrainedModel, train_models
+from ..diffusion.training import TrainConfig
+from ..evaluation.fairness import dependence_test, fairness_metrics
+
+
+@dataclass(frozen=True)
+class FairnessParams(Config):
+    """Notebook 06's settings; the defaults are the quick profile's (2-core CPU, minutes)."""
+
+    colour_noise: float = 0.2        # sd of the ink mix (mialib.data.colored)
+    n_train: int = 400               # records the sharer trains on
+    block_out_channels: tuple = (32,)
+    train_steps: int = 800
+    batch_size: int = 64
+    lr: float = 0.004
+    ema_decay: float = 0.99
+    label_dropout: float = 0.1       # classifier-free guidance: labels dropped this often
+    guidance_scale: float = 1.0      # w in (1 + w) eps(x, y) - w eps(x, null)
+    sample_steps: int = 10
+    n_per_class: int = 500           # samples of each class the receiver trains on
+    n_codes: int = 16                # k-means codes of the I(X;Y) estimator
+    n_boot: int = 200                # bootstrap resamples of the fairness intervals
+    n_permutations: int = 1000       # permutations of the dependence test
+
+    def validate(self) -> None:
+        check_float(self.label_dropout, "label_dropout", low=0.0, high=1.0, high_open=True)
+        for name in ("n_train", "train_steps", "sample_steps", "n_per_class"):
+            check_int(getattr(self, name), name, low=1)
+
+    def model_config(self) -> ModelConfig:
+        return ModelConfig(image_size=8, channels=3, block_out_channels=self.block_out_channels,
+                           norm_num_groups=min(8, min(self.block_out_channels)), num_classes=2)
+
+    def train_config(self, seed: int) -> TrainConfig:
+        return TrainConfig(steps=self.train_steps, batch_size=self.batch_size, lr=self.lr, ema_decay=self.ema_decay,
+                           label_dropout=self.label_dropout, seed=seed)
+
+
+def label_of(digits) -> np.ndarray:
+    """The binary task: 1 for digits 0-4, 0 for 5-9."""
+    return (np.asarray(digits) < 5).astype(np.int64)
+
+
+def balanced_cells(pop: ColouredPopulation, indices, stream: int) -> ImageSet:
+    """The digits at ``indices`` inked so that, within each label, half are of each ink (s and y
+    independent, the four cells balanced up to one record)."""
+    indices = np.asarray(indices)
+    y = label_of(pop.grey.labels[indices])
+    rng = np.random.default_rng([pop.seed, stream, 3])
+    s = np.zeros(len(indices), dtype=np.int64)
+    for v in (0, 1):
+        where = np.flatnonzero(y == v)
+        s[where] = rng.permutation(np.arange(len(where)) % 2)
+    ds = pop.draw(indices, s, stream)
+    return ImageSet(name=ds.name, images=ds.images, labels=y, attributes=ds.attributes)
+
+
+@dataclass
+class FairnessData:
+    """The sharer's pool, the receiver's auxiliary set (for its ink reader) and its test set."""
+
+    pool: ImageSet
+    codes: np.ndarray
+    auxiliary: ImageSet
+    test: ImageSet
+
+    @classmethod
+    def build(cls, pop: ColouredPopulation, n_codes: int = 16, seed: int = 0) -> "FairnessData":
+        """The sharer's pool (balanced cells); the receiver's pool split in halves: one for its ink
+        reader, one for the test set, where every digit appears once in each ink (so s and y are
+        exactly independent there)."""
+        pool = balanced_cells(pop, pop.sharer_pool, stream=20_000)
+        half = len(pop.receiver_pool) // 2
+        aux = balanced_cells(pop, pop.receiver_pool[:half], stream=20_001)
+        test_idx = pop.receiver_pool[half:]
+        both = pop.draw(np.concatenate([test_idx, test_idx]),
+                        np.repeat([0, 1], len(test_idx)), stream=20_002)
+        test = ImageSet(name="test digits, both inks", images=both.images, labels=label_of(both.labels),
+                        attributes=both.attributes)
+        return cls(pool, feature_codes(pool.images, k=n_codes, seed=seed), aux, test)
+
+
+@dataclass
+class PoisonedModel:
+    """One sharer: its method, alpha and seed, the records and labels it chose, and its model."""
+
+    method: str
+    alpha: float
+    seed: int
+    indices: np.ndarray
+    labels: np.ndarray
+    model: TrainedModel
+
+    def selection_summary(self, data: FairnessData) -> dict:
+        """P(label = s), I(S;Y) of the training set (bits) and the utility I(X;Y) against the pool's."""
+        s = data.pool.attributes["colour"][self.indices]
+        i0, i_xy = utility_drift(data.pool.labels, data.codes, self.indices, self.labels)
+        return {"p_label_equals_s": float(np.mean(self.labels == s)), "i_sy": mutual_information(s, self.labels),
+                "i_xy_pool": i0, "i_xy": i_xy, "utility_within_10pct": abs(i_xy - i0) <= 0.1 * i0}
+
+
+def train_poisoned_models(data: FairnessData, plan, params: FairnessParams, seeds, *, device: str = "auto",
+                          progress: bool = True) -> list[PoisonedModel]:
+    """A class-conditional model for each (method, alpha) of ``plan`` and each seed, on the
+    records that method selects from the pool (cached)."""
+    runs, jobs = [], []
+    for seed in seeds:
+        for method, alpha in plan:
+            idx, labels = select_training_set(data.pool.images, data.pool.labels, data.pool.attributes["colour"],
+                                              params.n_train, alpha, method, seed=seed, x_codes=data.codes)
+            runs.append((method, alpha, seed, idx, labels))
+            jobs.append({"images": data.pool.images[torch.from_numpy(idx)], "labels": labels,
+                         "model": params.model_config(), "train": params.train_config(seed),
+                         "provenance": {"experiment": "fairness poisoning", "method": method, "alpha": alpha}})
+    models = train_models(jobs, device=device, progress=progress, desc="sharer models")
+    return [PoisonedModel(*r, m) for r, m in zip(runs, models)]
+
+
+@dataclass
+class ReceiverOutcome:
+    """What the receiver gets from one shared model: its classifier's fairness on the real test
+    set, before and after mitigation, and the dependence test on the samples it received."""
+
+    fairness: dict
+    mitigated: dict
+    detection: dict
+    predictions: np.ndarray     # the classifier's predictions on the test set, for paired comparisons
+
+
+def receiver_outcome(poisoned: PoisonedModel, data: FairnessData, reader: PropertyReader,
+                     params: FairnessParams, *, seed: int = 0) -> ReceiverOutcome:
+    """Sample ``n_per_class`` images of each class, train a logistic regression on them, score
+    it on the test set (fairlearn), mitigate it with ThresholdOptimizer (demographic parity,
+    the ink read by ``reader``), and test ink-class dependence in the samples."""
+    from fairlearn.postprocessing import ThresholdOptimizer
+    from sklearn.linear_model import LogisticRegression
+
+    requested = np.repeat([0, 1], params.n_per_class)
+    samples = poisoned.model.sample(len(requested), steps=params.sample_steps, class_labels=requested,
+                                    guidance_scale=params.guidance_scale,
+                                    generator=torch.Generator().manual_seed(seed), progress=False)
+    x_syn = samples.flatten(1).double().numpy()
+    x_test = data.test.images.flatten(1).double().numpy()
+    y_test, s_test = data.test.labels, data.test.attributes["colour"]
+    clf = LogisticRegression(max_iter=2000).fit(x_syn, requested)
+    predictions = clf.predict(x_test)
+    fair = fairness_metrics(y_test, predictions, s_test, n_boot=params.n_boot, seed=seed)
+    s_hat = reader.predict(samples)
+    mitigator = ThresholdOptimizer(estimator=LogisticRegression(max_iter=2000), constraints="demographic_parity",
+                                   predict_method="predict_proba", prefit=False)
+    try:
+        mitigator.fit(x_syn, requested, sensitive_features=s_hat)
+        mitigated = fairness_metrics(y_test, mitigator.predict(x_test, sensitive_features=s_test, random_state=seed),
+                                     s_test, n_boot=params.n_boot, seed=seed)
+    except ValueError as exc:  # e.g. one ink group of the samples has a single class: nothing to equalise
+        mitigated = {"error": f"ThresholdOptimizer could not be fitted: {exc}"}
+    detection = dependence_test(s_hat, requested, n_permutations=params.n_permutations, seed=seed)
+    return ReceiverOutcome(fair, mitigated, detection, predictions)
+
+
+def outcome_table(runs: list[PoisonedModel], outcomes: list[ReceiverOutcome], data: FairnessData):
+    """One row per sharer: method, alpha, seed, the selection's summary, the receiver's
+    accuracy / DP / EO with 95% intervals, before and after mitigation, and the detection test."""
+    import pandas as pd
+
+    from ..attacks.fairness import poisoned_mutual_information
+
+    from ..evaluation.fairness import paired_difference
+
+    clean = {r.seed: o for r, o in zip(runs, outcomes) if r.method == "none"}
+    y_test, s_test = data.test.labels, data.test.attributes["colour"]
+    rows = []
+    for r, o in zip(runs, outcomes):
+        row = {"method": r.method, "alpha": r.alpha, "seed": r.seed, **r.selection_summary(data),
+               "i_sy_closed_form": poisoned_mutual_information(r.alpha) if r.method != "none" else 0.0,
+               "detection_statistic": o.detection["statistic"], "detection_p": o.detection["p_value"]}
+        for prefix, res in (("", o.fairness), ("mitigated_", o.mitigated)):
+            for k in ("accuracy", "demographic_parity_difference", "equalized_odds_difference"):
+                row[prefix + k] = res.get(k, float("nan"))
+                row[prefix + k + "_ci"] = res["ci"][k] if "ci" in res else None
+        row["mitigation_error"] = o.mitigated.get("error", "")
+        if r.seed in clean:  # against the unpoisoned sharer of the same seed, on the same test images
+            for k in ("accuracy", "demographic_parity_difference"):
+                d = paired_difference(y_test, s_test, o.predictions, clean[r.seed].predictions, k, seed=r.seed)
+                row[k + "_change"], row[k + "_change_ci"] = d["difference"], d["ci"]
+        rows.append(row)
+    return pd.DataFrame(rows)

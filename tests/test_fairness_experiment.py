@@ -1,0 +1,45 @@
+"""The fairness-poisoning experiment on tiny settings: the pool and test set, the sharers'
+selections and models, and the receiver's outcome table."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from mialib.attacks.property import PropertyReader
+from mialib.data.colored import coloured_population
+from mialib.experiments.fairness import (FairnessData, FairnessParams, label_of, outcome_table, receiver_outcome,
+                                         train_poisoned_models)
+
+
+@pytest.fixture(autouse=True)
+def _cache(tmp_path, monkeypatch):
+    monkeypatch.setenv("MIALIB_CACHE", str(tmp_path / "cache"))
+
+
+def test_pool_and_test_set_have_independent_ink_and_label():
+    pop = coloured_population(seed=0)
+    data = FairnessData.build(pop, n_codes=4)
+    for ds in (data.pool, data.test):
+        s, y = ds.attributes["colour"], ds.labels
+        assert abs(s[y == 1].mean() - s[y == 0].mean()) < 0.01
+    assert np.array_equal(data.pool.labels, label_of(pop.grey.labels[data.pool.attributes["digit_index"]]))
+    # every test digit in both inks; none of them in the sharer's pool or the reader's data
+    t = data.test.attributes["digit_index"]
+    assert len(t) == 2 * len(np.unique(t))
+    assert not set(t) & set(data.pool.attributes["digit_index"]) and not set(t) & set(data.auxiliary.attributes["digit_index"])
+
+
+def test_tiny_end_to_end():
+    pop = coloured_population(seed=0)
+    data = FairnessData.build(pop, n_codes=4)
+    params = FairnessParams(n_train=30, train_steps=3, n_per_class=12, sample_steps=2, n_boot=5, n_permutations=9)
+    runs = train_poisoned_models(data, [("none", 0.0), ("mi_greedy", 0.4)], params, [0], device="cpu", progress=False)
+    assert runs[1].model.num_classes == 2 and runs[1].model.record["method"] == "mi_greedy"
+    reader = PropertyReader.fit(data.auxiliary.images, data.auxiliary.attributes["colour"], seed=0)
+    outcomes = [receiver_outcome(r, data, reader, params) for r in runs]
+    table = outcome_table(runs, outcomes, data)
+    assert list(table.method) == ["none", "mi_greedy"]
+    assert table.loc[0, "accuracy_change"] == 0.0 and table.loc[0, "accuracy_change_ci"] == [0.0, 0.0]
+    assert 0.0 <= table.loc[1, "detection_p"] <= 1.0
+    assert table.loc[1, "i_sy_closed_form"] == pytest.approx(1 - 0.8812908992306927, abs=1e-9)
