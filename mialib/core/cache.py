@@ -108,7 +108,7 @@ def _component_classes() -> dict:
     import diffusers
 
     allowed = {name: getattr(diffusers, name) for name in
-               ("UNet2DModel", "UNet2DConditionModel", "AutoencoderKL")}
+               ("UNet2DModel", "UNet2DConditionModel", "AutoencoderKL", "StableDiffusionPipeline")}
     try:
         import transformers
     except ImportError:

@@ -52,9 +52,11 @@ class CondSpec:
     kind: str | None = None
     num_embeds: int | None = None
     dim: int | None = None
+    embed: Callable | None = None   # prompts (list of str) -> embeddings, for text-conditional models
 
     def check(self, cond, n: int):
-        """``cond`` as a tensor after checking it against this spec (ValueError otherwise)."""
+        """``cond`` as a tensor after checking it against this spec (ValueError otherwise); a
+        list of prompts is embedded first when the spec has a text encoder."""
         if self.kind is None:
             if cond is not None:
                 raise ValueError("this model is unconditional: cond= must be None (got "
@@ -63,6 +65,14 @@ class CondSpec:
         if cond is None:
             what = "class labels" if self.kind == "class" else "encoder hidden states (prompt embeddings)"
             raise ValueError(f"this model is conditional: pass cond= with one entry per image ({what})")
+        if self.kind == "embedding" and isinstance(cond, (list, tuple)) and cond and all(isinstance(c, str) for c in cond):
+            if self.embed is None:
+                raise ValueError("this target has no text encoder: pass prompt embeddings, not strings")
+            if len(cond) != n:
+                raise ValueError(f"{len(cond)} prompts for {n} images: give one prompt per image")
+            cond = self.embed(list(cond))
+        if isinstance(cond, str):
+            raise ValueError("cond must hold one prompt per image (a list of strings), got a single string")
         if not isinstance(cond, torch.Tensor):
             cond = torch.as_tensor(np.asarray(cond))
         if cond.ndim == 0:
@@ -102,7 +112,7 @@ class DiffusionTarget:
                  batch_size: int = 256, device: str | torch.device | None = None,
                  cond: CondSpec | None = None, encoder: Encoder | None = None,
                  sample_shape: tuple[int, ...] | None = None,
-                 pixel_range: tuple[float, float] = (-1.0, 1.0)):
+                 pixel_range: tuple[float, float] = (-1.0, 1.0), default_cond=None):
         abar = torch.as_tensor(np.asarray(alphas_cumprod), dtype=torch.float64)
         if abar.ndim != 1 or len(abar) < 2 or not torch.all((abar > 0) & (abar < 1)):
             raise ValueError("alphas_cumprod must be a 1-D sequence of values in (0, 1)")
@@ -118,6 +128,7 @@ class DiffusionTarget:
         self.cond = cond or CondSpec()
         self.encoder = encoder
         self.pixel_range = (float(pixel_range[0]), float(pixel_range[1]))
+        self.default_cond = default_cond
         self.n_queries = 0
         self._counters: list[QueryCount] = []
         self._warned_unit_range = False
@@ -158,6 +169,40 @@ class DiffusionTarget:
             image_shape = sample_shape
         return cls(eps_fn, scheduler.alphas_cumprod, image_shape=image_shape, batch_size=batch_size,
                    device=device, cond=cond, encoder=encoder, sample_shape=sample_shape)
+
+    @classmethod
+    def from_pipeline(cls, pipe, prompts=None, *, sample_latents: bool = False, generator=None,
+                      batch_size: int = 64, device=None) -> "DiffusionTarget":
+        """A latent, text-conditioned target from a StableDiffusionPipeline (diffusers): images
+        in [-1, 1] go through the encoder hook x0 -> scaling_factor x VAE latent mean (a latent
+        sample with ``sample_latents``, drawn from ``generator``), and the UNet is conditioned on
+        the text encoder's embeddings of the prompts, without classifier-free guidance
+        (docs/papers.md section 1). ``prompts`` (one per image) become the default ``cond``;
+        attacks may also pass ``cond=`` prompts or embeddings per call."""
+        from .text_to_image import embed
+
+        vae, unet = pipe.vae, pipe.unet
+        device = device if device is not None else next(unet.parameters()).device
+        vae = vae.to(device).eval()
+        scale = float(vae.config.scaling_factor)
+
+        def encoder(x):
+            post = vae.encode(x.to(device)).latent_dist
+            return scale * (post.sample(generator=generator) if sample_latents else post.mean)
+
+        def embed_prompts(texts):
+            return embed(texts, pipe.tokenizer, pipe.text_encoder).cpu()
+
+        size = vae.config.sample_size
+        shape = (vae.config.in_channels, size, size) if isinstance(size, int) else (vae.config.in_channels, *size)
+        target = cls.from_unet(unet, pipe.scheduler, batch_size=batch_size, device=device, encoder=encoder,
+                               image_shape=shape)
+        target.cond = CondSpec("embedding", dim=target.cond.dim, embed=embed_prompts)
+        if prompts is not None:
+            if isinstance(prompts, str):
+                raise ValueError("prompts must be a list with one prompt per image, got a single string")
+            target.default_cond = list(prompts)
+        return target
 
     @property
     def num_timesteps(self) -> int:
@@ -202,8 +247,9 @@ class DiffusionTarget:
         return x0
 
     def check_cond(self, cond, n: int):
-        """``cond`` checked against the model (:meth:`CondSpec.check`)."""
-        return self.cond.check(cond, n)
+        """``cond`` (or, when None, the target's ``default_cond``, e.g. the prompts it was built
+        with) checked against the model (:meth:`CondSpec.check`)."""
+        return self.cond.check(self.default_cond if cond is None else cond, n)
 
     def prepare(self, x0, cond=None, name: str = "x0") -> tuple[torch.Tensor, torch.Tensor | None]:
         """Check ``x0`` and ``cond`` and map the images into the space the model denoises

@@ -161,19 +161,24 @@ def _resume(paths_to_try, meta: dict, max_step: int, model, ema, opt, gen):
     return restore_training_state(*best, model, ema, opt, gen)
 
 
-def state_meta(cfg: TrainConfig, images: torch.Tensor, labels) -> dict:
+def state_meta(cfg: TrainConfig, images: torch.Tensor, labels, texts=None) -> dict:
     """What a saved training state must agree on to be continued: every training setting but
-    the number of steps, and the exact data (so a run of any length continues a shorter one)."""
+    the number of steps, and the exact data and conditioning (so a run of any length continues a
+    shorter one)."""
     from ..data.images import fingerprint
 
-    return {"train": {k: v for k, v in cfg.to_dict().items() if k != "steps"},
+    meta = {"train": {k: v for k, v in cfg.to_dict().items() if k != "steps"},
             "data": fingerprint(images, labels), "shape": list(images.shape[1:]),
             "conditional": labels is not None}
+    if texts is not None:
+        meta["texts"] = fingerprint(texts)
+    return meta
 
 
 def train_diffusion(model: torch.nn.Module, alphas_cumprod: torch.Tensor, images: torch.Tensor,
                     cfg: TrainConfig, labels: np.ndarray | torch.Tensor | None = None,
-                    null_label: int | None = None, device: str | torch.device = "cpu",
+                    null_label: int | None = None, texts: torch.Tensor | None = None,
+                    null_text: torch.Tensor | None = None, device: str | torch.device = "cpu",
                     checkpoint: str | Path | None = None, checkpoint_every: int = 500,
                     continue_from=(), keep_state: bool = False, progress: bool = True,
                     log_points: int = 100, on_snapshot=None, snapshot_steps=()) -> TrainResult:
@@ -181,7 +186,10 @@ def train_diffusion(model: torch.nn.Module, alphas_cumprod: torch.Tensor, images
     signature) to predict the noise, on ``images`` (Tensor[N, C, H, W] in [-1, 1]).
 
     With ``labels`` the model is class-conditional (``class_labels=``); with
-    ``cfg.label_dropout`` > 0 a label is replaced by ``null_label`` with that probability.
+    ``cfg.label_dropout`` > 0 a label is replaced by ``null_label`` with that probability. With
+    ``texts`` (Tensor[N, sequence, dim], e.g. caption embeddings) the model is a
+    UNet2DConditionModel conditioned on them (``encoder_hidden_states=``), and dropout replaces a
+    caption by ``null_text`` (the empty prompt's embedding).
 
     The learning rate is constant after warm-up and every random draw comes from one
     generator, so the run is a pure function of its settings and data, and its state at step
@@ -206,6 +214,12 @@ def train_diffusion(model: torch.nn.Module, alphas_cumprod: torch.Tensor, images
             raise ValueError(f"{len(labels)} labels for {len(images)} images")
         if cfg.label_dropout > 0 and null_label is None:
             raise ValueError("label_dropout > 0 needs null_label (the model's 'no label' index)")
+    if texts is not None:
+        if labels is not None or texts.ndim != 3 or len(texts) != len(images):
+            raise ValueError("texts must be Tensor[N, sequence, dim] with one entry per image, and "
+                             "exclude class labels")
+        if cfg.label_dropout > 0 and (null_text is None or tuple(null_text.shape) != tuple(texts.shape[1:])):
+            raise ValueError("label_dropout > 0 with texts needs null_text of shape [sequence, dim]")
     device = torch.device(device)
     abar = torch.as_tensor(alphas_cumprod, dtype=torch.float32)
     T = len(abar)
@@ -217,7 +231,7 @@ def train_diffusion(model: torch.nn.Module, alphas_cumprod: torch.Tensor, images
     data = images.to(device, torch.float32)
     abar_dev = abar.to(device)
 
-    meta = state_meta(cfg, images, labels)
+    meta = state_meta(cfg, images, labels, texts)
     ckpt = Path(checkpoint) if checkpoint is not None else None
     start, curve, (acc, acc_n) = _resume([ckpt, *continue_from], meta, cfg.steps, model, ema, opt, gen)
     state = (model, ema, opt, gen)
@@ -239,6 +253,12 @@ def train_diffusion(model: torch.nn.Module, alphas_cumprod: torch.Tensor, images
                 drop = torch.rand(cfg.batch_size, generator=gen) < cfg.label_dropout
                 y = torch.where(drop, torch.full_like(y, null_label), y)
             kwargs["class_labels"] = y.to(device)
+        if texts is not None:
+            e = texts[idx]
+            if cfg.label_dropout > 0:
+                drop = torch.rand(cfg.batch_size, generator=gen) < cfg.label_dropout
+                e = torch.where(drop.view(-1, 1, 1), null_text.to(e.dtype).expand_as(e), e)
+            kwargs["encoder_hidden_states"] = e.to(device)
         for group in opt.param_groups:  # linear warm-up, then constant
             group["lr"] = cfg.lr * min(1.0, (step + 1) / max(1, cfg.warmup_steps))
         pred = model(xt, t, **kwargs).sample

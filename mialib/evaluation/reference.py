@@ -29,6 +29,8 @@ REPORTED.update({
     "noise_aggregation/cifar100": {"asr": 0.839, "auc": 0.903, "tpr@1%fpr": 0.0965},
     "noise_aggregation/tiny-imagenet": {"asr": 0.842, "auc": 0.912, "tpr@1%fpr": 0.1458},
     "naive_loss/cifar10": {"asr": 0.663, "auc": 0.718, "tpr@1%fpr": 0.0335},
+    "noise_aggregation/sd-v1.4": {"asr": 0.701},
+    "noise_aggregation/sd-v1.5": {"asr": 0.696},
     "secmi_stat/cifar10 (noise-aggregation paper)": {"asr": 0.811, "auc": 0.881, "tpr@1%fpr": 0.0911},
     # Kong et al., ICLR 2024 (PIA), CIFAR-10 DDPM
     "pia_proximal/cifar10": {"auc": 0.885, "tpr@1%fpr": 0.137},

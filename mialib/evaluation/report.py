@@ -322,3 +322,30 @@ def fairness_summary(table, *, level: float = 0.05, max_accuracy_loss: float = 0
                f"{top['mitigated_accuracy']:.3f}." if top["mitigated_accuracy"] == top["mitigated_accuracy"] else
                "ThresholdOptimizer could not be fitted on these samples (an ink group with a single class)."))
     return "\n\n".join(text)
+
+
+# ----------------------------------------------------------------------------- 07 text-to-image
+def text_to_image_summary(*, results: dict, diffs: dict, labels: dict, reference_auc: dict | None = None) -> str:
+    """Notebook 07: every attack on the latent, text-conditioned model under each prompt setting
+    (``results``: setting -> attack -> evaluate() dict), and, by the paired bootstrap, whether the
+    ground-truth caption helps over the empty prompt and the wrong caption (``diffs``: attack ->
+    setting -> compare() of ground truth minus that setting)."""
+    settings = list(results)
+    gt = settings[0]
+    best = max(results[gt], key=lambda n: results[gt][n]["auc"])
+    text = [f"Under the ground-truth captions the strongest attack is **{labels[best]}** "
+            f"({auc_text(results[gt][best])}); "
+            + "; ".join(f"{labels[n]} {results[gt][n]['auc']:.3f}" for n in results[gt] if n != best) + "."]
+    for setting in settings[1:]:
+        better = [n for n in diffs if verdict(diffs[n][setting]) == BEATS]
+        worse = [n for n in diffs if verdict(diffs[n][setting]) == LOSES]
+        text.append(
+            f"**Ground truth against {setting}.** The true caption raises the AUC (paired bootstrap, interval above 0) "
+            f"for {', '.join(labels[n] for n in better) or 'no attack'}"
+            + (f", lowers it for {', '.join(labels[n] for n in worse)}" if worse else "")
+            + "; " + "; ".join(f"{labels[n]} {diffs[n][setting]['difference']:+.3f} "
+                               f"[{diffs[n][setting]['ci'][0]:+.3f}, {diffs[n][setting]['ci'][1]:+.3f}]" for n in diffs) + ".")
+    if reference_auc:
+        text.append("For scale, the papers report on Stable Diffusion v1.4: " + ", ".join(
+            f"{k} {v}" for k, v in reference_auc.items()) + " (real LAION members against COCO non-members).")
+    return "\n\n".join(text)

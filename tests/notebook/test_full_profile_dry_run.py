@@ -31,6 +31,8 @@ SHRINK = {
     "06_fairness_poisoning": {"alphas": {"label_flip": [0.4], "mi_greedy": [0.4]}, "seeds": [0],
                               "setup": {"n_train": 24, "train_steps": 2, "n_per_class": 10, "sample_steps": 2,
                                         "n_boot": 4, "n_permutations": 9}},
+    "07_text_to_image": {"model": {"vae_steps": 2, "unet_steps": 2, "batch_size": 4}, "n_members": 6,
+                         "n_nonmembers": 6, "sample_prompts": ["a red digit one"], "n_boot": 4},
 }
 
 

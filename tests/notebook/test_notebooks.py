@@ -19,9 +19,9 @@ NOTEBOOKS = runner.notebook_paths()
 
 def test_there_are_notebooks_in_reading_order():
     names = [nb.name for nb in NOTEBOOKS]
-    assert names[:7] == ["00_setup_and_data.ipynb", "01_train_target_model.ipynb", "02_secmi.ipynb",
+    assert names[:8] == ["00_setup_and_data.ipynb", "01_train_target_model.ipynb", "02_secmi.ipynb",
                          "03_noise_aggregation.ipynb", "04_attack_comparison.ipynb", "05_property_inference.ipynb",
-                         "06_fairness_poisoning.ipynb"]
+                         "06_fairness_poisoning.ipynb", "07_text_to_image.ipynb"]
     assert all(re.match(r"^\d\d_[a-z0-9_]+\.ipynb$", n) for n in names)
 
 
@@ -112,5 +112,7 @@ def test_smoke_run_of_every_notebook_is_reproducible(tmp_path, monkeypatch):
     assert set(prop["metrics"]["mean_absolute_error"]) >= {"classifier (naive)", "classifier (corrected)"}
     fair = json.loads((first / "results" / "06_fairness_poisoning.json").read_text())
     assert {r["method"] for r in fair["metrics"]["runs"]} == {"none", "label_flip", "mi_greedy"}
+    t2i = json.loads((first / "results" / "07_text_to_image.json").read_text())
+    assert set(t2i["metrics"]["attacks"]) == {"ground-truth caption", "empty prompt", "wrong caption"}
     budgets = cmp["metrics"]["auc_vs_training_budget"]["secmi_stat"]
     assert sorted(int(s) for s in budgets) == sorted(cmp["parameters"]["budget_steps"])

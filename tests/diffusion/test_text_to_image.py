@@ -1,0 +1,134 @@
+"""The latent, text-conditioned target: a tiny pipeline built offline in the test, its save and
+reload, prompt checks, a missing folder, the tokenizer, and the memorisation controls carried
+into latent space."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+
+from mialib.attacks import ATTACKS, DiffusionTarget, run_attack
+from mialib.diffusion.controls import memorizing_eps_fn
+from mialib.diffusion.models import build_scheduler
+from mialib.diffusion.text_to_image import (TextToImageConfig, assemble_pipeline, build_latent_unet, build_text_encoder,
+                                            build_tokenizer, build_vae, caption, embed, encode_latents, load_pipeline)
+from mialib.experiments.text_to_image import CaptionedSplit, wrong_caption
+from mialib.metrics import evaluate
+
+CFG = TextToImageConfig(vae_channels=(8, 16), unet_channels=(16, 32), text_dim=16)
+CAPTIONS = [caption(d, c) for d in range(10) for c in range(2)]
+
+
+@pytest.fixture(scope="module")
+def pipe(tmp_path_factory):
+    tok = build_tokenizer(CAPTIONS + [""], tmp_path_factory.mktemp("tok"), CFG.max_tokens)
+    return assemble_pipeline(build_vae(CFG, seed=1).eval(), build_text_encoder(CFG, len(tok), seed=2), tok,
+                             build_latent_unet(CFG, seed=3).eval())
+
+
+@pytest.fixture(scope="module")
+def images():
+    return torch.rand(6, 3, 8, 8, generator=torch.Generator().manual_seed(0)) * 2 - 1
+
+
+def test_every_caption_word_is_one_token(tmp_path):
+    tok = build_tokenizer(CAPTIONS + [""], tmp_path, 8)
+    for c in CAPTIONS:
+        assert len(tok.tokenize(c)) == 4
+    ids = tok(CAPTIONS[:2], padding="max_length", max_length=8, return_tensors="pt").input_ids
+    assert ids.shape == (2, 8) and not torch.equal(ids[0], ids[1])
+
+
+def test_every_attack_runs_on_the_pipeline_and_reads_the_prompts(pipe, images):
+    target = DiffusionTarget.from_pipeline(pipe, prompts=CAPTIONS[:6], batch_size=4)
+    assert target.image_shape == (3, 8, 8) and target.sample_shape == (4, 4, 4)
+    latents, cond = target.prepare(images)
+    torch.testing.assert_close(latents, encode_latents(pipe.vae, images))
+    torch.testing.assert_close(cond, embed(CAPTIONS[:6], pipe.tokenizer, pipe.text_encoder))
+    for name in ATTACKS:
+        s = run_attack(name, target, images, generator=torch.Generator().manual_seed(0))
+        other = run_attack(name, target, images, generator=torch.Generator().manual_seed(0), cond=[""] * 6)
+        assert s.shape == (6,) and torch.isfinite(s).all() and not torch.equal(s, other), name
+
+
+@pytest.mark.parametrize("prompts, cond, match", [
+    (CAPTIONS[:5], None, "5 prompts for 6 images"),
+    (None, None, "conditional: pass cond="),
+    (None, "a red digit one", "a single string"),
+    (None, CAPTIONS[:7], "7 prompts for 6 images"),
+])
+def test_prompt_and_batch_mismatches_are_clear(pipe, images, prompts, cond, match):
+    target = DiffusionTarget.from_pipeline(pipe, prompts=prompts)
+    with pytest.raises(ValueError, match=match):
+        run_attack("secmi_stat", target, images, cond=cond)
+
+
+def test_save_and_reload_give_identical_scores(pipe, images, tmp_path):
+    pipe.save_pretrained(tmp_path / "tiny")
+    again = load_pipeline(tmp_path / "tiny", device="cpu")
+    a = run_attack("noise_aggregation", DiffusionTarget.from_pipeline(pipe, prompts=CAPTIONS[:6]), images,
+                   generator=torch.Generator().manual_seed(3))
+    b = run_attack("noise_aggregation", DiffusionTarget.from_pipeline(again, prompts=CAPTIONS[:6]), images,
+                   generator=torch.Generator().manual_seed(3))
+    torch.testing.assert_close(a, b, rtol=0, atol=0)
+
+
+def test_a_missing_or_incomplete_folder_is_named(tmp_path, pipe):
+    with pytest.raises(FileNotFoundError, match="no pipeline folder"):
+        load_pipeline(tmp_path / "nowhere")
+    pipe.save_pretrained(tmp_path / "broken")
+    import shutil
+    shutil.rmtree(tmp_path / "broken" / "vae")
+    with pytest.raises(FileNotFoundError, match=r"missing \['vae'\]"):
+        load_pipeline(tmp_path / "broken")
+
+
+@pytest.mark.parametrize("memorised, expect", [("members", 1.0), ("nonmembers", 0.0)])
+@pytest.mark.parametrize("name", sorted(ATTACKS))
+def test_memorisation_controls_in_latent_space(digits_split, linear_abar, name, memorised, expect):
+    """The pixel controls carried over through the encoder hook: a denoiser that memorised the
+    members' LATENTS (a fixed linear 'VAE': 2x2 pooling into 4 channels) must expose them, and
+    flip when it memorised the non-members' latents."""
+    members, nonmembers = (x.repeat(1, 3, 1, 1) for x in digits_split)
+
+    def encoder(x):
+        return torch.nn.functional.avg_pool2d(x, 2).repeat(1, 4, 1, 1)[:, :4] * 0.8
+    points = encoder(members if memorised == "members" else nonmembers)
+    target = DiffusionTarget(memorizing_eps_fn(points, linear_abar, bandwidth=0.1), linear_abar, encoder=encoder,
+                             image_shape=(3, 8, 8), sample_shape=(4, 4, 4))
+    g = torch.Generator().manual_seed(0)
+    auc = evaluate(run_attack(name, target, members, generator=g), run_attack(name, target, nonmembers, generator=g),
+                   n_boot=0)["auc"]
+    assert auc == pytest.approx(expect, abs=0.05), f"{name}: AUC {auc:.3f}"
+
+
+def test_captioned_split_and_wrong_captions():
+    assert wrong_caption("a red digit seven") == "a blue digit eight"
+    assert wrong_caption("a blue digit nine") == "a red digit zero"
+    assert wrong_caption("a photo of a cat") == "cat a of photo a"
+    split = CaptionedSplit(torch.zeros(2, 3, 8, 8), torch.zeros(1, 3, 8, 8), ["a red digit one"] * 2, ["a blue digit two"])
+    assert split.prompts("empty prompt") == {"members": ["", ""], "nonmembers": [""]}
+    assert split.prompts("wrong caption")["nonmembers"] == ["a red digit three"]
+    with pytest.raises(ValueError, match="unknown prompt setting"):
+        split.prompts("no prompt")
+    with pytest.raises(ValueError, match="1 captions for 2 members"):
+        CaptionedSplit(torch.zeros(2, 3, 8, 8), torch.zeros(1, 3, 8, 8), ["x"], ["y"])
+    assert np.isfinite(build_scheduler().alphas_cumprod.numpy()).all()
+
+
+def test_train_text_to_image_caches_the_pipeline(tmp_path, monkeypatch, images):
+    from mialib.diffusion.text_to_image import train_text_to_image
+    monkeypatch.setenv("MIALIB_CACHE", str(tmp_path / "cache"))
+    cfg = TextToImageConfig(vae_channels=(8, 16), unet_channels=(16, 32), text_dim=16, vae_steps=3, unet_steps=4,
+                            batch_size=4)
+    first = train_text_to_image(images, CAPTIONS[:6], cfg, seed=0, device="cpu", progress=False)
+    assert not first.from_cache and first.record["steps"] == 4 and first.record["scaling_factor"] > 0
+    again = train_text_to_image(images, CAPTIONS[:6], cfg, seed=0, device="cpu", progress=False)
+    assert again.from_cache
+    for a, b in zip(first.pipeline.unet.state_dict().values(), again.pipeline.unet.state_dict().values()):
+        assert torch.equal(a, b)
+    other = train_text_to_image(images, CAPTIONS[1:7], cfg, seed=0, device="cpu", progress=False)
+    assert not other.from_cache  # other captions, another model
+    with pytest.raises(ValueError, match="one caption per RGB image"):
+        train_text_to_image(images, CAPTIONS[:5], cfg, seed=0, device="cpu", progress=False)
