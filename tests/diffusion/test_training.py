@@ -284,3 +284,42 @@ def test_the_loss_regresses_the_noise_at_uniform_timesteps(images):
     assert res.loss_curve[0][1] == pytest.approx(1 + 0.5 ** 2, rel=0.01)
     t = torch.cat(seen_t)
     assert t.min() < 20 and t.max() > 980 and abs(t.float().mean().item() - 499.5) < 15
+
+
+def test_the_model_sees_the_forward_process_of_eq_1(images):
+    """Replaying the seeded generator gives exactly the batch, timesteps and noise the loop drew,
+    so the model's input must be sqrt(abar_t) x0 + sqrt(1 - abar_t) n."""
+    seen = []
+
+    class Record(torch.nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.w = torch.nn.Parameter(torch.zeros(()))
+
+        def forward(self, x, t, **kw):
+            seen.append((x.detach().clone(), t.clone()))
+            return type("Out", (), {"sample": x * self.w})()
+
+    abar = build_scheduler().alphas_cumprod
+    cfg = TrainConfig(steps=2, batch_size=5, seed=3)
+    _train(Record(), abar, images, cfg)
+    gen = torch.Generator().manual_seed(3)
+    for x_seen, t_seen in seen:
+        idx = torch.randint(0, len(images), (5,), generator=gen)
+        t = torch.randint(0, 1000, (5,), generator=gen)
+        noise = torch.randn((5, *images.shape[1:]), generator=gen)
+        a = abar[t].float().view(-1, 1, 1, 1)
+        assert torch.equal(t_seen, t)
+        torch.testing.assert_close(x_seen, a.sqrt() * images[idx] + (1 - a).sqrt() * noise)
+
+
+def test_warm_up_scales_the_first_steps(images):
+    """Adam's first update moves each weight by about the learning rate: with warm-up over W
+    steps, step 1 uses lr / W."""
+    abar = build_scheduler().alphas_cumprod
+    model = _unet(0)
+    before = _weights(model)
+    res = _train(model, abar, images, _small(steps=1, lr=0.01, warmup_steps=4, ema_decay=0.0))
+    moved = torch.cat([(res.model.state_dict()[k] - before[k]).abs().flatten() for k in before
+                       if before[k].dtype.is_floating_point])
+    assert moved.max().item() == pytest.approx(0.01 / 4, rel=0.05)

@@ -216,3 +216,17 @@ def test_tpr_at_fpr_budgets_where_fpr_times_n_is_not_whole(n_non, fpr):
     assert (n >= thr).sum() == allowed and (n >= thr).mean() <= fpr
     assert (allowed + 1) / n_non > fpr
     assert r["calibrated_" + fpr_key(fpr).replace("tpr@", "fpr@")] <= fpr
+
+
+def test_bootstrap_interval_has_the_width_of_the_auc_standard_error():
+    """The bootstrap resamples as many members and non-members as there are: its 95% interval
+    is about 2 x 1.96 x the Hanley-McNeil standard error of the AUC (a resample of half the
+    members would be sqrt(2) wider)."""
+    rng = np.random.default_rng(0)
+    m, n = rng.normal(1.0, 1, 400), rng.normal(0.0, 1, 400)
+    r = evaluate(m, n, n_boot=2000, seed=1)
+    a = r["auc"]
+    q1, q2 = a / (2 - a), 2 * a * a / (1 + a)
+    se = np.sqrt((a * (1 - a) + (len(m) - 1) * (q1 - a * a) + (len(n) - 1) * (q2 - a * a)) / (len(m) * len(n)))
+    width = r["ci"]["auc"][1] - r["ci"]["auc"][0]
+    assert width == pytest.approx(2 * 1.96 * se, rel=0.15)
