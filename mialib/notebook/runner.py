@@ -59,6 +59,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("profile", nargs="?", default="quick", help="smoke, quick, full or a .yaml path")
     ap.add_argument("--only", nargs="*", default=None, help="notebook stems to run (default: all)")
     ap.add_argument("--output-dir", default=None, help="executed copies (default build/executed)")
+    ap.add_argument("--no-html", dest="html", action="store_false",
+                    help="skip rendering the executed notebooks to HTML (build/html/index.html)")
     ap.add_argument("--log-output", action="store_true",
                     help="stream cell output (and progress bars) to the terminal")
     args = ap.parse_args(argv)
@@ -101,6 +103,10 @@ def main(argv: list[str] | None = None) -> int:
         print(f"[run_all] {nb.name} done in {time.perf_counter() - t0:.1f} s", flush=True)
     print(f"[run_all] all {len(todo)} notebook(s) done in {time.perf_counter() - total:.1f} s; "
           f"figures in {paths.figures_dir()}, results in {paths.results_dir()}", flush=True)
+    if args.html:
+        from .html import render
+
+        print(f"[run_all] HTML of the executed notebooks: {render(out_dir, out_dir.parent / 'html')}", flush=True)
     return 0
 
 
