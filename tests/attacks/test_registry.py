@@ -123,3 +123,14 @@ def test_a_generator_that_is_not_a_generator_is_refused(linear_abar, name):
     target = DiffusionTarget(lambda x, t, cond=None: torch.zeros_like(x), linear_abar)
     with pytest.raises(ValueError, match="generator must be a torch.Generator"):
         run_attack(name, target, torch.zeros(2, 1, 4, 4), generator=0)
+
+
+@pytest.mark.parametrize("name, want", [
+    ("naive_loss", [100]), ("pia_proximal", [0, 200]), ("pian_proximal", [0, 200]),
+    ("secmi_stat", [0, 10, 20, 30, 40, 50, 60, 70, 80, 90, 100]), ("noise_aggregation", [80, 70, 60, 50, 40]),
+])
+def test_the_timesteps_each_attack_queries(linear_abar, name, want):
+    seen = []
+    target = DiffusionTarget(lambda x, t, cond=None: seen.append(int(t[0])) or torch.tanh(x), linear_abar)
+    run_attack(name, target, torch.zeros(2, 1, 4, 4), generator=_gen(0))
+    assert seen == want
