@@ -10,9 +10,11 @@ The small library behind the notebook companion, grouped by kind (each module ha
                    scoring of a split with fixed seeds
 - ``evaluation/``  metrics with bootstrap intervals, paired comparisons and verdicts, sweeps,
                    plots, the papers' reported numbers, the text that reports a run
-- ``notebook/``    the papermill runner and the results/figures writer of one execution
+- ``notebook/``    profiles, the papermill runner, the results/figures writer, the HTML build and
+                   the student versions
 - ``experiments/`` what the notebooks run, from their parameters to data and trained models:
-                   membership inference, property inference by a model's receiver
+                   membership inference, property inference, fairness poisoning, text-to-image
+- ``property``, ``fairness``  the second half's public names (code in attacks/ and evaluation/)
 
 ``mialib.attacks`` and ``mialib.metrics`` keep their original names for code outside the
 repository. The papers the code implements, with the equations docstrings cite as
