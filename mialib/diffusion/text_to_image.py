@@ -59,14 +59,14 @@ class TextToImageConfig(Config):
     image_size: int = 8
     vae_channels: tuple = (16, 32)     # the VAE halves the image once per extra level: 8x8 -> 4x4 latents
     latent_channels: int = 4
-    vae_steps: int = 1000
+    vae_steps: int = 800
     vae_lr: float = 0.002
     vae_kl_weight: float = 1e-4
     text_dim: int = 32
     text_layers: int = 2
     max_tokens: int = 8                # caption tokens, start and end included
     unet_channels: tuple = (32, 64)
-    unet_steps: int = 2000
+    unet_steps: int = 1500
     batch_size: int = 64
     lr: float = 0.002
     ema_decay: float = 0.995
