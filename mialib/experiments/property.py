@@ -33,7 +33,7 @@ class PropertyParams(Config):
     colour_noise: float = 0.2        # sd of the ink mix around its mean (mialib.data.colored)
     n_train: int = 256               # images in each sharer's training set
     block_out_channels: tuple = (32,)  # the sharer's UNet widths (one level: 8x8 images need no more)
-    train_steps: int = 600           # the sharer's training steps per model
+    train_steps: int = 800           # the sharer's training steps per model
     batch_size: int = 64
     lr: float = 0.004
     ema_decay: float = 0.99
