@@ -4,8 +4,10 @@ results files are reproducible apart from timings)."""
 from __future__ import annotations
 
 import ast
+import importlib.util
 import json
 import re
+from pathlib import Path
 
 import nbformat
 import pytest
@@ -15,6 +17,14 @@ from mialib.notebook import runner
 from mialib.notebook.results import without_timings
 
 NOTEBOOKS = runner.notebook_paths()
+GALLERY_TOOL = Path(__file__).resolve().parents[2] / "tools" / "make_gallery.py"
+
+
+def _gallery_tool():
+    spec = importlib.util.spec_from_file_location("make_gallery", GALLERY_TOOL)
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    return mod
 
 
 def test_there_are_notebooks_in_reading_order():
@@ -116,3 +126,21 @@ def test_smoke_run_of_every_notebook_is_reproducible(tmp_path, monkeypatch):
     assert set(t2i["metrics"]["attacks"]) == {"ground-truth caption", "empty prompt", "wrong caption"}
     budgets = cmp["metrics"]["auc_vs_training_budget"]["secmi_stat"]
     assert sorted(int(s) for s in budgets) == sorted(cmp["parameters"]["budget_steps"])
+    # the committed gallery is regenerated from a run's figures, and its tables from its results
+    monkeypatch.setenv("MIALIB_RESULTS", str(first / "results"))
+    monkeypatch.setenv("MIALIB_FIGURES", str(first / "figures"))
+    gallery = _gallery_tool()
+    assert gallery.main(["--out", str(tmp_path / "docs")]) == 0
+    md = (tmp_path / "docs" / "gallery.md").read_text()
+    for stem, _ in gallery.FIGURES:
+        assert (tmp_path / "docs" / "gallery" / f"{stem}.png").stat().st_size > 0 and f"(gallery/{stem}.png)" in md
+    auc = cmp["metrics"]["attacks"]["secmi_stat"]["auc"]
+    assert f"| secmi_stat | {auc:.3f} [" in md
+    assert "nan" not in md and prop["metrics"]["mean_absolute_error"] and "### 07" in md
+
+
+def test_gallery_refuses_to_run_without_a_run(tmp_path, monkeypatch, capsys):
+    monkeypatch.setenv("MIALIB_FIGURES", str(tmp_path / "no_figures"))
+    assert _gallery_tool().main(["--out", str(tmp_path / "docs")]) == 1
+    assert "run ./run_all.sh first" in capsys.readouterr().err
+    assert not (tmp_path / "docs").exists()
