@@ -36,3 +36,19 @@ def test_benchmark_rejects_unknown_profile():
     spec.loader.exec_module(mod)
     with pytest.raises(SystemExit, match="no profile"):
         mod.main(["--profile", "nope"])
+
+
+def test_training_throughput_times_every_variant(tmp_path, capsys):
+    script = SCRIPT.parent / "training_throughput.py"
+    spec = importlib.util.spec_from_file_location("training_throughput", script)
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    out = tmp_path / "throughput.json"
+    assert mod.main(["--batch", "2", "--models", "2", "--repeats", "1", "--out", str(out)]) == 0
+    rows = json.loads(out.read_text())["rows"]
+    assert [r["variant"] for r in rows] == ["1 model, batch 2", "1 model, batch 16", "2 models in a loop, batch 2 each",
+                                            "2 models, torch.func.vmap, batch 2 each"]
+    for r in rows:
+        assert "error" not in r and r["seconds_per_step"] > 0
+        assert r["images_per_second"] == r["images_per_step"] / r["seconds_per_step"]
+    assert "| 2 models in a loop, batch 2 each |" in capsys.readouterr().out
