@@ -35,7 +35,7 @@ BUGS = [
      "cfg.lr * min(1.0, (step + 1) / max(1, cfg.warmup_steps))", "cfg.lr * min(1.0, step / max(1, cfg.warmup_steps))"),
     ("resuming forgets the random-number state", "diffusion/training.py", "training.py",
      '    gen.set_state(tensors["rng"])\n', "\n"),
-    ("target trained on the calibration non-members", "experiment.py", "experiment.py",
+    ("target trained on the calibration non-members", "experiments/membership.py", "experiment.py",
      "return torch.cat([self.members, self.cal_members])", "return torch.cat([self.members, self.cal_nonmembers])"),
     ("cache key ignores the data", "diffusion/trained.py", None,
      '"data": data_fp}', '"data": ""}'),
