@@ -14,6 +14,7 @@ from __future__ import annotations
 import csv
 import io
 import pickle
+from collections import Counter
 from pathlib import Path
 
 import numpy as np
@@ -141,6 +142,14 @@ def load_cifar10(root: str | Path | None = None, split: str = "train",
     return resize(ds, image_size)
 
 
+def _is_integer(text: str) -> bool:
+    try:
+        int(text)
+    except ValueError:
+        return False
+    return True
+
+
 def _read_attributes(csv_path: Path, filenames: list[str]) -> tuple[dict[str, np.ndarray], np.ndarray | None]:
     """Per-image attribute columns of ``csv_path`` (ints, else floats, else strings) and the
     ``label`` column (which must hold integers); every image needs exactly one row."""
@@ -152,7 +161,7 @@ def _read_attributes(csv_path: Path, filenames: list[str]) -> tuple[dict[str, np
     if short:
         raise ValueError(f"{csv_path}: row for {short[0]!r} has fewer fields than the header")
     names = [r["filename"] for r in rows]
-    repeated = sorted({n for n in names if names.count(n) > 1})
+    repeated = sorted(n for n, count in Counter(names).items() if count > 1)
     if repeated:
         raise ValueError(f"{csv_path}: {len(repeated)} file name(s) have more than one row, e.g. {repeated[0]!r}")
     by_name = {r["filename"]: r for r in rows}
@@ -168,7 +177,7 @@ def _read_attributes(csv_path: Path, filenames: list[str]) -> tuple[dict[str, np
             attrs[col] = np.asarray([int(v) for v in values], dtype=np.int64)
         except ValueError:
             if col == "label":
-                bad = next(v for v in values if not v.strip().lstrip("-").isdigit())
+                bad = next(v for v in values if not _is_integer(v))
                 raise ValueError(f"{csv_path}: the label column must hold integers, got {bad!r}") from None
             try:
                 attrs[col] = np.asarray([float(v) for v in values], dtype=np.float64)

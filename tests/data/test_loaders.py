@@ -410,6 +410,10 @@ def test_a_non_image_file_in_a_folder_is_named(tmp_path):
     (["filename,label"] + [f"{n},{LABELS[n]}" for n in sorted(COLOURS)] + ["a.png,1"], "more than one row, e.g. 'a.png'"),
     (["filename,label"] + [f"{n},cat" for n in sorted(COLOURS)], "label column must hold integers, got 'cat'"),
     (["filename,label"] + [f"{n},1.5" for n in sorted(COLOURS)], "label column must hold integers, got '1.5'"),
+    # the first value int() refuses is named: '+3' is an integer, '²' is a digit int() refuses
+    (["filename,label"] + [f"{n},{'+3' if i == 0 else 'x'}" for i, n in enumerate(sorted(COLOURS))],
+     "label column must hold integers, got 'x'"),
+    (["filename,label"] + [f"{n},\u00b2" for n in sorted(COLOURS)], "label column must hold integers, got '\u00b2'"),
 ])
 def test_bad_attribute_csvs_are_refused(tmp_path, rows, match):
     with pytest.raises(ValueError, match=match):
