@@ -179,16 +179,14 @@ class DiffusionTarget:
         the text encoder's embeddings of the prompts, without classifier-free guidance
         (docs/papers.md section 1). ``prompts`` (one per image) become the default ``cond``;
         attacks may also pass ``cond=`` prompts or embeddings per call."""
-        from .text_to_image import embed
+        from .text_to_image import embed, encode_latents
 
         vae, unet = pipe.vae, pipe.unet
         device = device if device is not None else next(unet.parameters()).device
         vae = vae.to(device).eval()
-        scale = float(vae.config.scaling_factor)
 
         def encoder(x):
-            post = vae.encode(x.to(device)).latent_dist
-            return scale * (post.sample(generator=generator) if sample_latents else post.mean)
+            return encode_latents(vae, x, sample_latents, generator)
 
         def embed_prompts(texts):
             return embed(texts, pipe.tokenizer, pipe.text_encoder).cpu()

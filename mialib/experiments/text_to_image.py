@@ -19,7 +19,7 @@ from ..core import paths
 from ..core.checks import check_int
 from ..data.colored import ColouredPopulation
 from ..data.loaders import IMAGE_SUFFIXES, load_image_folder
-from ..diffusion.text_to_image import DIGIT_WORDS, caption
+from ..diffusion.text_to_image import COLOUR_WORDS, DIGIT_WORDS, caption
 
 PROMPT_SETTINGS = ("ground-truth caption", "empty prompt", "wrong caption")
 
@@ -57,8 +57,8 @@ def wrong_caption(text: str) -> str:
     """A caption of the same form that is wrong in both words: the next digit, the other ink
     ("a red digit seven" -> "a blue digit eight"); other captions are reversed word by word."""
     words = text.split()
-    if len(words) == 4 and words[1] in ("red", "blue") and words[3] in DIGIT_WORDS:
-        return caption((DIGIT_WORDS.index(words[3]) + 1) % 10, 1 if words[1] == "red" else 0)
+    if len(words) == 4 and words[1] in COLOUR_WORDS and words[3] in DIGIT_WORDS:
+        return caption((DIGIT_WORDS.index(words[3]) + 1) % 10, 1 - COLOUR_WORDS.index(words[1]))
     return " ".join(reversed(words))
 
 
