@@ -4,6 +4,6 @@ this name; the code lives in :mod:`mialib.attacks.fairness` and the fairness met
 
 from .attacks.fairness import *  # noqa: F401,F403
 from .attacks.fairness import __all__ as _attack_names
-from .evaluation.fairness import dependence_test, fairness_metrics, paired_difference  # noqa: F401
+from .evaluation.fairness import dependence_test, fairness_metrics, paired_difference, paired_differences  # noqa: F401
 
-__all__ = [*_attack_names, "dependence_test", "fairness_metrics", "paired_difference"]
+__all__ = [*_attack_names, "dependence_test", "fairness_metrics", "paired_difference", "paired_differences"]

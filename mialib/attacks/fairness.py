@@ -129,17 +129,18 @@ def _greedy(y, s, codes, n, k, rng, n_candidates, direction):
     np.add.at(sy, (s[chosen], y[chosen]), 1)
     xy = _xy_counts(codes[chosen], y[chosen], n_codes)
     for _ in range(k):
-        gains = {}
+        gains, free = {}, {}
         for cs in (0, 1):
-            for cy in ((cs,) if direction == 1 else (1 - cs,)):
-                if np.any(~taken & (s == cs) & (y == cy)):
-                    trial = sy.copy()
-                    trial[cs, cy] += 1
-                    gains[(cs, cy)] = mutual_information_from_counts(trial)
+            cy = cs if direction == 1 else 1 - cs
+            free[(cs, cy)] = ~taken & (s == cs) & (y == cy)
+            if free[(cs, cy)].any():
+                trial = sy.copy()
+                trial[cs, cy] += 1
+                gains[(cs, cy)] = mutual_information_from_counts(trial)
         if not gains:
             raise ValueError("the pool ran out of records")
         cs, cy = max(gains, key=gains.get)
-        pool = np.flatnonzero(~taken & (s == cs) & (y == cy))
+        pool = np.flatnonzero(free[(cs, cy)])
         cands = rng.choice(pool, min(n_candidates, len(pool)), replace=False)
         devs = []
         for c in cands:

@@ -26,11 +26,11 @@ from dataclasses import dataclass
 
 __all__ = ["hoeffding_epsilon", "hoeffding_sample_size", "expected_positive_rate", "corrected_proportion",
            "ReaderRates", "Estimate", "naive_estimate", "corrected_estimate", "PropertyReader",
-           "query_estimates", "mean_absolute_error", "coverage"]
+           "query_estimates", "mean_absolute_error", "coverage", "mean_interval_width"]
 
 import numpy as np
 
-from ..core.checks import check_float, check_int
+from ..core.checks import check_binary, check_float, check_int
 
 
 def hoeffding_epsilon(n: int, delta: float = 0.05) -> float:
@@ -121,17 +121,10 @@ class Estimate:
         return self.low <= p <= self.high
 
 
-def _labels(labels) -> np.ndarray:
-    y = np.asarray(labels)
-    if y.ndim != 1 or len(y) == 0 or not set(np.unique(y)) <= {0, 1}:
-        raise ValueError("property labels must be a non-empty 1-D array of 0s and 1s")
-    return y
-
-
 def naive_estimate(labels, delta: float = 0.05) -> Estimate:
     """p^ = mean of the 0/1 labels, with the Hoeffding interval around it, which covers E f
     (not p: a reader with errors is biased toward its base rate, eq. 14)."""
-    y = _labels(labels)
+    y = check_binary(labels, "property labels")
     p_hat, e = float(y.mean()), hoeffding_epsilon(len(y), delta)
     return Estimate(p_hat, max(0.0, p_hat - e), min(1.0, p_hat + e), len(y), delta)
 
@@ -140,7 +133,7 @@ def corrected_estimate(labels, rates: ReaderRates, delta: float = 0.05) -> Estim
     """p~ = eq. 15 with the reader's measured rates; its interval holds with probability
     >= 1 - delta: Hoeffding on the N labels (delta/2) and on the held-out rates (delta/4 each,
     none when the rates are exact), propagated through eq. 15."""
-    y = _labels(labels)
+    y = check_binary(labels, "property labels")
     p_hat = float(y.mean())
     value = corrected_proportion(p_hat, rates.tpr, rates.fpr)
     share = delta / 2 if rates.n_pos else delta
@@ -185,7 +178,7 @@ def query_estimates(labels, n_queries: int, n_per_query: int, *, rates: ReaderRa
     """The receiver's ``n_queries`` independent queries of ``n_per_query`` samples each (the
     first n_queries x n_per_query labels, in order): one naive estimate each, or with ``rates``
     one corrected estimate each."""
-    y = _labels(labels)
+    y = check_binary(labels, "property labels")
     check_int(n_queries, "n_queries", low=1)
     check_int(n_per_query, "n_per_query", low=1)
     if n_queries * n_per_query > len(y):
@@ -205,3 +198,8 @@ def coverage(estimates: dict, truth: dict) -> float:
     """The share of intervals that contain the true proportion."""
     hits = [e.covers(truth[p]) for p, es in estimates.items() for e in es]
     return float(np.mean(hits))
+
+
+def mean_interval_width(estimates: dict) -> float:
+    """The mean width high - low of the intervals of every query of every p."""
+    return float(np.mean([e.high - e.low for es in estimates.values() for e in es]))

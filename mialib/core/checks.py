@@ -13,6 +13,8 @@ import math
 import numbers
 import typing
 
+import numpy as np
+
 
 def _describe(value) -> str:
     return f"{value!r} ({type(value).__name__})"
@@ -63,6 +65,15 @@ def check_choice(value, name: str, choices) -> str:
     if not isinstance(value, str) or value not in choices:
         raise ValueError(f"{name} must be one of {sorted(choices)}, got {_describe(value)}")
     return value
+
+
+def check_binary(values, name: str) -> np.ndarray:
+    """``values`` as an int64 array, after checking it is a non-empty 1-D array of 0s and 1s
+    (labels, predictions, a sensitive attribute)."""
+    a = np.asarray(values)
+    if a.ndim != 1 or len(a) == 0 or not set(np.unique(a)) <= {0, 1}:
+        raise ValueError(f"{name} must be a non-empty 1-D array of 0s and 1s")
+    return a.astype(np.int64)
 
 
 _CHECKERS = {int: check_int, float: check_float, bool: check_bool}

@@ -13,16 +13,9 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..core.checks import check_int
+from ..core.checks import check_binary, check_int
 
 METRICS = ("accuracy", "demographic_parity_difference", "equalized_odds_difference")
-
-
-def _binary(name, a) -> np.ndarray:
-    a = np.asarray(a)
-    if a.ndim != 1 or len(a) == 0 or not set(np.unique(a)) <= {0, 1}:
-        raise ValueError(f"{name} must be a non-empty 1-D array of 0s and 1s")
-    return a.astype(np.int64)
 
 
 def _fairlearn_point(y_true, y_pred, s) -> dict:
@@ -51,7 +44,8 @@ def fairness_metrics(y_true, y_pred, sensitive, *, n_boot: int = 200, seed: int 
     and accuracy per group (fairlearn's MetricFrame), and 95% bootstrap intervals ("ci")."""
     from fairlearn.metrics import MetricFrame, selection_rate
 
-    y_true, y_pred, s = _binary("y_true", y_true), _binary("y_pred", y_pred), _binary("sensitive", sensitive)
+    y_true, y_pred = check_binary(y_true, "y_true"), check_binary(y_pred, "y_pred")
+    s = check_binary(sensitive, "sensitive")
     if not (len(y_true) == len(y_pred) == len(s)):
         raise ValueError("y_true, y_pred and sensitive must have one entry per test image")
     check_int(n_boot, "n_boot", low=0)
@@ -75,7 +69,7 @@ def dependence_test(s, y, *, n_permutations: int = 1000, seed: int = 0) -> dict:
     """Permutation test of independence between ``s`` and ``y`` (0/1 arrays): the statistic is
     |P(s = 1 | y = 1) - P(s = 1 | y = 0)|, the p-value (1 + #{permuted >= observed}) / (1 + n),
     which is valid (at most alpha under independence with probability alpha) for any n."""
-    s, y = _binary("s", s), _binary("y", y)
+    s, y = check_binary(s, "s"), check_binary(y, "y")
     if len(s) != len(y) or len(np.unique(y)) < 2:
         raise ValueError("s and y must be aligned, with both values of y present")
     check_int(n_permutations, "n_permutations", low=1)
@@ -89,22 +83,35 @@ def dependence_test(s, y, *, n_permutations: int = 1000, seed: int = 0) -> dict:
             "n_permutations": int(n_permutations)}
 
 
-def paired_difference(y_true, sensitive, pred_a, pred_b, metric: str, *, n_boot: int = 1000, seed: int = 0) -> dict:
-    """metric(a) - metric(b) for two classifiers' predictions on the SAME test images, with a
-    paired percentile bootstrap (each resample applies the same images to both), as
-    :func:`mialib.evaluation.metrics.paired_auc_difference` does for attacks. ``metric`` is one
-    of :data:`METRICS`."""
-    if metric not in METRICS:
-        raise ValueError(f"metric must be one of {METRICS}, got {metric!r}")
-    y, s = _binary("y_true", y_true), _binary("sensitive", sensitive)
-    a, b = _binary("pred_a", pred_a), _binary("pred_b", pred_b)
+def paired_differences(y_true, sensitive, pred_a, pred_b, metrics=METRICS, *, n_boot: int = 1000,
+                       seed: int = 0) -> dict:
+    """metric(a) - metric(b) for two classifiers' predictions on the SAME test images, for each
+    of ``metrics`` (names in :data:`METRICS`), with a paired percentile bootstrap (each resample
+    applies the same images to both; one set of resamples serves every metric), as
+    :func:`mialib.evaluation.metrics.paired_auc_difference` does for attacks. Returns
+    metric -> {"difference", "ci"}."""
+    unknown = [m for m in metrics if m not in METRICS]
+    if unknown:
+        raise ValueError(f"metric must be one of {METRICS}, got {unknown[0]!r}")
+    y, s = check_binary(y_true, "y_true"), check_binary(sensitive, "sensitive")
+    a, b = check_binary(pred_a, "pred_a"), check_binary(pred_b, "pred_b")
     if not (len(y) == len(s) == len(a) == len(b)):
         raise ValueError("the predictions must be of the same test images")
-    diff = _fast_point(y, a, s)[metric] - _fast_point(y, b, s)[metric]
+    point_a, point_b = _fast_point(y, a, s), _fast_point(y, b, s)
     rng = np.random.default_rng(seed)
     draws = []
     for _ in range(check_int(n_boot, "n_boot", low=1)):
         i = rng.integers(0, len(y), len(y))
         if len(np.unique(s[i])) == 2:
-            draws.append(_fast_point(y[i], a[i], s[i])[metric] - _fast_point(y[i], b[i], s[i])[metric])
-    return {"difference": float(diff), "ci": [float(np.percentile(draws, 2.5)), float(np.percentile(draws, 97.5))]}
+            draws.append((_fast_point(y[i], a[i], s[i]), _fast_point(y[i], b[i], s[i])))
+    out = {}
+    for m in metrics:
+        diffs = [da[m] - db[m] for da, db in draws]
+        out[m] = {"difference": float(point_a[m] - point_b[m]),
+                  "ci": [float(np.percentile(diffs, 2.5)), float(np.percentile(diffs, 97.5))]}
+    return out
+
+
+def paired_difference(y_true, sensitive, pred_a, pred_b, metric: str, *, n_boot: int = 1000, seed: int = 0) -> dict:
+    """:func:`paired_differences` of one ``metric``: {"difference", "ci"}."""
+    return paired_differences(y_true, sensitive, pred_a, pred_b, (metric,), n_boot=n_boot, seed=seed)[metric]

@@ -17,7 +17,8 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from ..attacks.fairness import feature_codes, mutual_information, select_training_set, utility_drift
+from ..attacks.fairness import (feature_codes, mutual_information, poisoned_mutual_information, select_training_set,
+                               utility_drift)
 from ..attacks.property import PropertyReader
 from ..core.checks import check_float, check_int
 from ..core.config import Config
@@ -26,7 +27,7 @@ from ..data.images import ImageSet
 from ..diffusion.models import ModelConfig
 from ..diffusion.trained import TrainedModel, train_models
 from ..diffusion.training import TrainConfig
-from ..evaluation.fairness import dependence_test, fairness_metrics
+from ..evaluation.fairness import METRICS, dependence_test, fairness_metrics, paired_differences
 
 
 @dataclass(frozen=True)
@@ -172,8 +173,8 @@ def receiver_outcome(poisoned: PoisonedModel, data: FairnessData, reader: Proper
     predictions = clf.predict(x_test)
     fair = fairness_metrics(y_test, predictions, s_test, n_boot=params.n_boot, seed=seed)
     s_hat = reader.predict(samples)
-    mitigator = ThresholdOptimizer(estimator=LogisticRegression(max_iter=2000), constraints="demographic_parity",
-                                   predict_method="predict_proba", prefit=False)
+    mitigator = ThresholdOptimizer(estimator=clf, constraints="demographic_parity", predict_method="predict_proba",
+                                   prefit=True)
     try:
         mitigator.fit(x_syn, requested, sensitive_features=s_hat)
         mitigated = fairness_metrics(y_test, mitigator.predict(x_test, sensitive_features=s_test, random_state=seed),
@@ -189,10 +190,6 @@ def outcome_table(runs: list[PoisonedModel], outcomes: list[ReceiverOutcome], da
     accuracy / DP / EO with 95% intervals, before and after mitigation, and the detection test."""
     import pandas as pd
 
-    from ..attacks.fairness import poisoned_mutual_information
-
-    from ..evaluation.fairness import paired_difference
-
     clean = {r.seed: o for r, o in zip(runs, outcomes) if r.method == "none"}
     y_test, s_test = data.test.labels, data.test.attributes["colour"]
     rows = []
@@ -201,13 +198,14 @@ def outcome_table(runs: list[PoisonedModel], outcomes: list[ReceiverOutcome], da
                "i_sy_closed_form": poisoned_mutual_information(r.alpha) if r.method != "none" else 0.0,
                "detection_statistic": o.detection["statistic"], "detection_p": o.detection["p_value"]}
         for prefix, res in (("", o.fairness), ("mitigated_", o.mitigated)):
-            for k in ("accuracy", "demographic_parity_difference", "equalized_odds_difference"):
+            for k in METRICS:
                 row[prefix + k] = res.get(k, float("nan"))
                 row[prefix + k + "_ci"] = res["ci"][k] if "ci" in res else None
         row["mitigation_error"] = o.mitigated.get("error", "")
         if r.seed in clean:  # against the unpoisoned sharer of the same seed, on the same test images
-            for k in ("accuracy", "demographic_parity_difference"):
-                d = paired_difference(y_test, s_test, o.predictions, clean[r.seed].predictions, k, seed=r.seed)
+            changes = paired_differences(y_test, s_test, o.predictions, clean[r.seed].predictions,
+                                         ("accuracy", "demographic_parity_difference"), seed=r.seed)
+            for k, d in changes.items():
                 row[k + "_change"], row[k + "_change_ci"] = d["difference"], d["ci"]
         rows.append(row)
     return pd.DataFrame(rows)

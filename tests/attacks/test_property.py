@@ -10,8 +10,8 @@ import pytest
 
 import mialib.property as mp
 from mialib.property import (Estimate, ReaderRates, corrected_estimate, corrected_proportion, coverage,
-                             hoeffding_epsilon, hoeffding_sample_size, mean_absolute_error, naive_estimate,
-                             query_estimates)
+                             hoeffding_epsilon, hoeffding_sample_size, mean_absolute_error, mean_interval_width,
+                             naive_estimate, query_estimates)
 
 
 def test_closed_forms():
@@ -86,6 +86,7 @@ def test_queries_and_summaries():
     est = {0.1: [Estimate(0.2, 0.0, 0.3, 10, 0.05)], 0.5: [Estimate(0.45, 0.4, 0.44, 10, 0.05)]}
     assert mean_absolute_error(est, {0.1: 0.1, 0.5: 0.5}) == pytest.approx(0.075)
     assert coverage(est, {0.1: 0.1, 0.5: 0.5}) == 0.5
+    assert mean_interval_width(est) == pytest.approx(0.17)
     with pytest.raises(ValueError, match="both properties"):
         ReaderRates.measure([1, 1], [1, 1])
 

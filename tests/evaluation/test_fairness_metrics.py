@@ -6,7 +6,8 @@ import numpy as np
 import pytest
 from fairlearn.metrics import demographic_parity_difference, equalized_odds_difference
 
-from mialib.evaluation.fairness import _fast_point, dependence_test, fairness_metrics, paired_difference
+from mialib.evaluation.fairness import (_fast_point, dependence_test, fairness_metrics, paired_difference,
+                                       paired_differences)
 
 
 def test_hand_made_case():
@@ -47,6 +48,10 @@ def test_bootstrap_and_paired_intervals():
     assert same == {"difference": 0.0, "ci": [0.0, 0.0]}
     with pytest.raises(ValueError, match="metric"):
         paired_difference(y, s, fair, fair, "auc")
+    # several metrics from one set of resamples: the same as one call per metric with that seed
+    both = paired_differences(y, s, unfair, fair, ("accuracy", "demographic_parity_difference"), n_boot=300)
+    assert both == {"accuracy": paired_difference(y, s, unfair, fair, "accuracy", n_boot=300),
+                    "demographic_parity_difference": d}
 
 
 def test_dependence_test_size_under_independence_and_power():
