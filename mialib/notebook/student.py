@@ -71,14 +71,19 @@ def student_notebook(nb) -> tuple[object, int]:
 
 def exercise_cells(nb) -> list[int]:
     """Indices of the cells that hold a solution region."""
-    return [i for i, c in enumerate(nb.cells) if c.cell_type == "code" and re.search(r"^\s*### BEGIN SOLUTION\s*$",
+    return [i for i, c in enumerate(nb.cells) if c.cell_type == "code" and re.search(rf"^\s*{re.escape(BEGIN)}\s*$",
                                                                                       c.source, re.M)]
+
+
+def default_out_dir() -> Path:
+    """build/student/ of the repository."""
+    return paths.repo_root() / "build" / "student"
 
 
 def write_student_versions(out_dir: Path | None = None, notebooks=None) -> dict[str, int]:
     """Write the student version of every notebook to ``out_dir`` (build/student); return
     notebook name -> number of exercises (notebooks without exercises are copied cleared)."""
-    out_dir = Path(out_dir) if out_dir else paths.repo_root() / "build" / "student"
+    out_dir = Path(out_dir) if out_dir else default_out_dir()
     out_dir.mkdir(parents=True, exist_ok=True)
     counts = {}
     for path in notebooks or notebook_paths():
@@ -92,8 +97,8 @@ def main(argv=None) -> int:
     ap = argparse.ArgumentParser(prog="python -m mialib.notebook.student", description=__doc__.split("\n\n")[0])
     ap.add_argument("--out", default=None, help="output folder (default build/student)")
     args = ap.parse_args(argv)
-    counts = write_student_versions(args.out)
-    out = Path(args.out) if args.out else paths.repo_root() / "build" / "student"
+    out = Path(args.out) if args.out else default_out_dir()
+    counts = write_student_versions(out)
     for name, n in counts.items():
         print(f"{name}: {n} exercise(s)")
     print(f"student versions in {out}")
