@@ -21,46 +21,33 @@ from ..attacks.fairness import (feature_codes, mutual_information, poisoned_mutu
                                utility_drift)
 from ..attacks.property import PropertyReader
 from ..core.checks import check_float, check_int
-from ..core.config import Config
 from ..data.colored import ColouredPopulation
 from ..data.images import ImageSet
-from ..diffusion.models import ModelConfig
 from ..diffusion.trained import TrainedModel, train_models
-from ..diffusion.training import TrainConfig
+from .sharing import SharerParams
 from ..evaluation.fairness import METRICS, dependence_test, fairness_metrics, paired_differences
 
 
 @dataclass(frozen=True)
-class FairnessParams(Config):
-    """Notebook 06's settings; the defaults are the quick profile's (2-core CPU, minutes)."""
+class FairnessParams(SharerParams):
+    """Notebook 06's settings: the shared class-conditional model's (:class:`.sharing.SharerParams`)
+    and the receiver's; the defaults are the quick profile's (2-core CPU, minutes)."""
 
-    colour_noise: float = 0.2        # sd of the ink mix (mialib.data.colored)
+    NUM_CLASSES = 2                  # the label y = 1[digit < 5]
+    LABEL_DROPOUT_FIELD = "label_dropout"
+
     n_train: int = 400               # records the sharer trains on
-    block_out_channels: tuple = (32,)
-    train_steps: int = 800
-    batch_size: int = 64
-    lr: float = 0.004
-    ema_decay: float = 0.99
     label_dropout: float = 0.1       # classifier-free guidance: labels dropped this often
     guidance_scale: float = 1.0      # w in (1 + w) eps(x, y) - w eps(x, null)
-    sample_steps: int = 10
     n_per_class: int = 500           # samples of each class the receiver trains on
     n_codes: int = 16                # k-means codes of the I(X;Y) estimator
     n_boot: int = 200                # bootstrap resamples of the fairness intervals
     n_permutations: int = 1000       # permutations of the dependence test
 
     def validate(self) -> None:
+        super().validate()
         check_float(self.label_dropout, "label_dropout", low=0.0, high=1.0, high_open=True)
-        for name in ("n_train", "train_steps", "sample_steps", "n_per_class"):
-            check_int(getattr(self, name), name, low=1)
-
-    def model_config(self) -> ModelConfig:
-        return ModelConfig(image_size=8, channels=3, block_out_channels=self.block_out_channels,
-                           norm_num_groups=min(8, min(self.block_out_channels)), num_classes=2)
-
-    def train_config(self, seed: int) -> TrainConfig:
-        return TrainConfig(steps=self.train_steps, batch_size=self.batch_size, lr=self.lr, ema_decay=self.ema_decay,
-                           label_dropout=self.label_dropout, seed=seed)
+        check_int(self.n_per_class, "n_per_class", low=1)
 
 
 def label_of(digits) -> np.ndarray:

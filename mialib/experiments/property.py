@@ -18,48 +18,33 @@ import torch
 from ..attacks.property import (Estimate, PropertyReader, ReaderRates, corrected_estimate, naive_estimate,
                                 query_estimates)
 from ..core.checks import check_float, check_int
-from ..core.config import Config
 from ..data.colored import ColouredPopulation, colour_rule, colour_rule_rates
 from ..data.images import ImageSet
-from ..diffusion.models import ModelConfig
+from ..diffusion.mixture import GaussianMixtureGenerator  # noqa: F401  (re-exported for notebook 05)
 from ..diffusion.trained import TrainedModel, train_models
-from ..diffusion.training import TrainConfig
+from .sharing import SharerParams
 
 
 @dataclass(frozen=True)
-class PropertyParams(Config):
-    """Notebook 05's settings; the defaults are the quick profile's (2-core CPU, minutes)."""
+class PropertyParams(SharerParams):
+    """Notebook 05's settings: the shared model's (:class:`.sharing.SharerParams`) and the
+    receiver's; the defaults are the quick profile's (2-core CPU, minutes)."""
 
-    colour_noise: float = 0.2        # sd of the ink mix around its mean (mialib.data.colored)
-    n_train: int = 256               # images in each sharer's training set
-    block_out_channels: tuple = (32,)  # the sharer's UNet widths (one level: 8x8 images need no more)
-    train_steps: int = 800           # the sharer's training steps per model
-    batch_size: int = 64
-    lr: float = 0.004
-    ema_decay: float = 0.99
-    sample_steps: int = 10           # DDIM steps per generated image
     n_queries: int = 10              # the receiver's queries per model (the paper's 10)
     n_per_query: int = 200           # samples per query (the paper's N = 200)
     delta: float = 0.05              # the intervals hold with probability >= 1 - delta
     held_out: float = 0.5            # share of the auxiliary data that measures the reader's rates
 
     def validate(self) -> None:
+        super().validate()
         check_float(self.held_out, "held_out", low=0.0, high=1.0, low_open=True, high_open=True)
         check_float(self.delta, "delta", low=0.0, high=1.0, low_open=True, high_open=True)
-        for name in ("n_train", "train_steps", "batch_size", "sample_steps", "n_queries", "n_per_query"):
+        for name in ("n_queries", "n_per_query"):
             check_int(getattr(self, name), name, low=1)
 
     @property
     def n_samples(self) -> int:
         return self.n_queries * self.n_per_query
-
-    def model_config(self) -> ModelConfig:
-        return ModelConfig(image_size=8, channels=3, block_out_channels=self.block_out_channels,
-                           norm_num_groups=min(8, min(self.block_out_channels)))
-
-    def train_config(self, seed: int) -> TrainConfig:
-        return TrainConfig(steps=self.train_steps, batch_size=self.batch_size, lr=self.lr,
-                           ema_decay=self.ema_decay, seed=seed)
 
 
 @dataclass
@@ -128,30 +113,3 @@ def error_by_sample_size(labels, p_true: float, sizes, rates: ReaderRates | None
             errs.append(abs(e.value - p_true))
         out[n] = float(np.mean(errs))
     return out
-
-
-@dataclass
-class GaussianMixtureGenerator:
-    """A non-diffusion generator fitted to the same training images, as the paper compares
-    diffusion models with GANs and VAEs: a Gaussian mixture over the pixels (scikit-learn,
-    full covariances regularised by ``reg_covar``), whose samples are clipped to [-1, 1]."""
-
-    mixture: object
-    shape: tuple
-
-    @classmethod
-    def fit(cls, images: torch.Tensor, n_components: int = 10, reg_covar: float = 1e-2,
-            seed: int = 0) -> "GaussianMixtureGenerator":
-        from sklearn.mixture import GaussianMixture
-
-        check_int(n_components, "n_components", low=1, high=len(images))
-        x = images.detach().cpu().double().flatten(1).numpy()
-        gm = GaussianMixture(n_components=n_components, covariance_type="full", reg_covar=reg_covar,
-                             random_state=seed, max_iter=200).fit(x)
-        return cls(gm, tuple(images.shape[1:]))
-
-    def sample(self, n: int, seed: int = 0) -> torch.Tensor:
-        self.mixture.random_state = seed
-        x, _ = self.mixture.sample(check_int(n, "n", low=1))
-        x = x[np.random.default_rng(seed).permutation(len(x))]  # sklearn returns them grouped by component
-        return torch.from_numpy(x).float().view(-1, *self.shape).clamp(-1, 1)

@@ -1,0 +1,48 @@
+"""What the two sharing experiments (property inference, notebook 05; fairness poisoning, notebook 06)
+have in common: a sharer trains a small diffusion model on coloured 8x8 digits and hands it over.
+
+:class:`SharerParams` holds the settings of that model and its training, written once; the
+experiments' parameter classes extend it with their own fields.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import ClassVar
+
+from ..core.checks import check_int
+from ..core.config import Config
+from ..diffusion.models import ModelConfig
+from ..diffusion.training import TrainConfig
+
+
+@dataclass(frozen=True)
+class SharerParams(Config):
+    """The shared model: its UNet widths, training and sampling; defaults sized for a 2-core CPU."""
+
+    colour_noise: float = 0.2          # sd of the ink mix around its mean (mialib.data.colored)
+    n_train: int = 256                 # images in the sharer's training set
+    block_out_channels: tuple = (32,)  # the sharer's UNet widths (one level: 8x8 images need no more)
+    train_steps: int = 800             # the sharer's training steps per model
+    batch_size: int = 64               # images per training step
+    lr: float = 0.004                  # AdamW learning rate
+    ema_decay: float = 0.99            # EMA of the weights (the shared model)
+    sample_steps: int = 10             # DDIM steps per generated image
+
+    NUM_CLASSES: ClassVar[int | None] = None        # class-conditional sharers set the number of classes
+    LABEL_DROPOUT_FIELD: ClassVar[str | None] = None  # ... and the field holding their label dropout
+
+    def validate(self) -> None:
+        for name in ("n_train", "train_steps", "batch_size", "sample_steps"):
+            check_int(getattr(self, name), name, low=1)
+
+    def model_config(self) -> ModelConfig:
+        """The sharer's UNet on 8x8 RGB digits (class-conditional when ``NUM_CLASSES`` is set)."""
+        return ModelConfig(image_size=8, channels=3, block_out_channels=self.block_out_channels,
+                           norm_num_groups=min(8, min(self.block_out_channels)), num_classes=self.NUM_CLASSES)
+
+    def train_config(self, seed: int) -> TrainConfig:
+        """The sharer's training with ``seed`` (label dropout for class-conditional sharers)."""
+        extra = {"label_dropout": getattr(self, self.LABEL_DROPOUT_FIELD)} if self.LABEL_DROPOUT_FIELD else {}
+        return TrainConfig(steps=self.train_steps, batch_size=self.batch_size, lr=self.lr,
+                           ema_decay=self.ema_decay, seed=seed, **extra)

@@ -1,0 +1,31 @@
+"""The sharers' model and training settings are written once (mialib.experiments.sharing) and give
+exactly the configs, hence the cache keys, each experiment trained with before."""
+
+import pytest
+
+from mialib.diffusion.models import ModelConfig
+from mialib.diffusion.training import TrainConfig
+from mialib.experiments.fairness import FairnessParams
+from mialib.experiments.property import PropertyParams
+
+
+def test_property_sharers_are_unconditional_models():
+    p = PropertyParams(block_out_channels=(16,), train_steps=7, lr=0.01, ema_decay=0.9)
+    assert p.model_config() == ModelConfig(image_size=8, channels=3, block_out_channels=(16,), norm_num_groups=8)
+    assert p.train_config(3) == TrainConfig(steps=7, batch_size=64, lr=0.01, ema_decay=0.9, seed=3)
+    assert p.train_config(3).label_dropout == 0.0
+
+
+def test_fairness_sharers_are_class_conditional_with_label_dropout():
+    f = FairnessParams(label_dropout=0.2, train_steps=5)
+    assert f.model_config() == ModelConfig(image_size=8, channels=3, block_out_channels=(32,), norm_num_groups=8,
+                                           num_classes=2)
+    assert f.train_config(1) == TrainConfig(steps=5, batch_size=64, lr=0.004, ema_decay=0.99, label_dropout=0.2, seed=1)
+    assert FairnessParams().n_train == 400 and PropertyParams().n_train == 256
+
+
+@pytest.mark.parametrize("cls", [PropertyParams, FairnessParams])
+@pytest.mark.parametrize("field", ["n_train", "train_steps", "batch_size", "sample_steps"])
+def test_shared_fields_are_checked_in_both(cls, field):
+    with pytest.raises(ValueError, match=field):
+        cls(**{field: 0})
