@@ -43,3 +43,21 @@ def test_tiny_end_to_end():
     assert table.loc[0, "accuracy_change"] == 0.0 and table.loc[0, "accuracy_change_ci"] == [0.0, 0.0]
     assert 0.0 <= table.loc[1, "detection_p"] <= 1.0
     assert table.loc[1, "i_sy_closed_form"] == pytest.approx(1 - 0.8812908992306927, abs=1e-9)
+
+
+def test_poisoning_plan_puts_the_unpoisoned_sharer_first():
+    from mialib.experiments.fairness import poisoning_plan
+    assert poisoning_plan({"label_flip": [0.4], "mi_greedy": [0.2, 0.4]}) == [
+        ("none", 0.0), ("label_flip", 0.4), ("mi_greedy", 0.2), ("mi_greedy", 0.4)]
+    assert poisoning_plan({}) == [("none", 0.0)]
+
+
+@pytest.mark.parametrize("alphas, match", [
+    ({"flip": [0.4]}, "each method of alphas must be one of"), ({"none": [0.1]}, "each method of alphas"),
+    ({"mi_greedy": 0.4}, "non-empty list"), ({"mi_greedy": []}, "non-empty list"),
+    ({"mi_greedy": [1.5]}, r"each alpha of mi_greedy"), ({"mi_greedy": ["0.4"]}, "must be a number"),
+    ([("mi_greedy", 0.4)], "alphas must map")])
+def test_poisoning_plan_refuses_bad_alphas(alphas, match):
+    from mialib.experiments.fairness import poisoning_plan
+    with pytest.raises(ValueError, match=match):
+        poisoning_plan(alphas)

@@ -74,3 +74,25 @@ def test_budgets_share_the_target_and_its_snapshots(exp_root):
     budgets = train_target_budgets(spec, [2, 4, 6], data, device="cpu", progress=False)
     assert all(m.from_cache for m in budgets.values())  # snapshots of the target's own run
     assert budgets[6].key == target.key and budgets[2].record["snapshot_of"] == target.key
+
+
+def test_part_sizes_and_label_balance_of_the_split(exp_root):
+    spec = TargetSpec.from_params(PARAMS)
+    data = load_data(spec)
+    assert data.part_sizes() == {"members": 16, "non-members": 16, "calibration members": 4,
+                                 "calibration non-members": 4}
+    balance = data.label_balance()
+    assert balance.checked and balance.names == list(data.part_sizes())
+    assert balance.counts.sum(1).tolist() == [16, 16, 4, 4]
+    assert 0.0 <= balance.p_value <= 1.0
+
+
+def test_training_line_says_where_the_model_came_from(exp_root):
+    spec = TargetSpec.from_params(PARAMS)
+    data = load_data(spec)
+    first = train_target(spec, data, progress=False)
+    again = train_target(spec, data, progress=False)
+    from mialib.experiments.membership import training_line
+    assert training_line(first).startswith("trained: ") and training_line(again).startswith("loaded from cache: ")
+    n = first.record["n_parameters"]
+    assert f"{n:,} parameters, 5 steps of 4 images on 20 images = 1 epochs" in training_line(first)

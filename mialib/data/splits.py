@@ -156,19 +156,28 @@ def get_split(dataset: str, n_total: int, n_members: int, n_nonmembers: int,
 class LabelBalance:
     """Class counts per part of a split (``counts[i, j]``: part ``names[i]``, class
     ``classes[j]``) and the chi-squared test of homogeneity across the parts: on an i.i.d.
-    split the proportions differ only by chance, so ``p_value`` is uniform on [0, 1]."""
+    split the proportions differ only by chance, so ``p_value`` is uniform on [0, 1]. A data set
+    without labels has no classes and ``p_value`` None: the balance cannot be checked."""
 
     names: list
     classes: np.ndarray
     counts: np.ndarray
-    p_value: float
+    p_value: float | None
+
+    @property
+    def checked(self) -> bool:
+        """Whether there were labels to check the balance with."""
+        return self.p_value is not None
 
 
 def label_balance(labels, parts: dict) -> LabelBalance:
     """:class:`LabelBalance` of ``parts`` (name -> index array into ``labels``); empty parts
-    and classes no part contains are left out."""
+    and classes no part contains are left out. ``labels`` None (a data set without labels) gives
+    the unchecked balance: no classes, ``p_value`` None."""
     import scipy.stats
 
+    if labels is None:
+        return LabelBalance(list(parts), np.array([], dtype=np.int64), np.zeros((len(parts), 0)), None)
     labels = np.asarray(labels)
     classes = np.unique(labels)
     names = [name for name, idx in parts.items() if len(idx)]

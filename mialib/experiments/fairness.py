@@ -17,10 +17,10 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from ..attacks.fairness import (feature_codes, mutual_information, poisoned_mutual_information, select_training_set,
+from ..attacks.fairness import (METHODS, feature_codes, mutual_information, poisoned_mutual_information, select_training_set,
                                utility_drift)
 from ..attacks.property import PropertyReader
-from ..core.checks import check_float, check_int
+from ..core.checks import check_choice, check_float, check_int
 from ..data.colored import ColouredPopulation
 from ..data.images import ImageSet
 from ..diffusion.trained import TrainedModel, train_models
@@ -48,6 +48,20 @@ class FairnessParams(SharerParams):
         super().validate()
         check_float(self.label_dropout, "label_dropout", low=0.0, high=1.0, high_open=True)
         check_int(self.n_per_class, "n_per_class", low=1)
+
+
+def poisoning_plan(alphas: dict) -> list[tuple[str, float]]:
+    """The sharers to train: the unpoisoned one ("none", 0.0) first, then every (method, alpha) of
+    ``alphas`` (method -> list of poisoning rates in [0, 1]), in the order given."""
+    if not isinstance(alphas, dict):
+        raise ValueError(f"alphas must map a method to a list of rates, got {type(alphas).__name__}")
+    plan = [("none", 0.0)]
+    for method, values in alphas.items():
+        check_choice(method, "each method of alphas", [m for m in METHODS if m != "none"])
+        if isinstance(values, (str, bytes)) or not hasattr(values, "__iter__") or not list(values):
+            raise ValueError(f"alphas[{method!r}] must be a non-empty list of rates, got {values!r}")
+        plan += [(method, check_float(a, f"each alpha of {method}", low=0.0, high=1.0)) for a in values]
+    return plan
 
 
 def label_of(digits) -> np.ndarray:

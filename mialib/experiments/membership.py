@@ -83,6 +83,10 @@ class TargetSpec:
                    split_seed=seed, model=model, train=train)
 
 
+PART_NAMES = {"members": "members", "nonmembers": "non-members", "cal_members": "calibration members",
+              "cal_nonmembers": "calibration non-members"}
+
+
 @dataclass(frozen=True)
 class ExperimentData:
     """The data set, its split, and the four parts of the split as image tensors."""
@@ -104,6 +108,16 @@ class ExperimentData:
         if name not in PARTS:
             raise ValueError(f"unknown part {name!r}; parts: {PARTS}")
         return getattr(self, name)
+
+    def part_sizes(self) -> dict[str, int]:
+        """Images per part, under the names a reader sees (members, non-members, calibration ...)."""
+        return {PART_NAMES[name]: len(getattr(self.split, name)) for name in PARTS}
+
+    def label_balance(self) -> splits.LabelBalance:
+        """Each class's count in each part and the chi-squared homogeneity test
+        (:func:`mialib.data.splits.label_balance`; unchecked for a data set without labels)."""
+        return splits.label_balance(self.dataset.labels,
+                                    {PART_NAMES[name]: getattr(self.split, name) for name in PARTS})
 
 
 def load_data(spec: TargetSpec) -> ExperimentData:
@@ -134,6 +148,17 @@ def train_target(spec: TargetSpec, data: ExperimentData | None = None, device: s
     return train_model(data.training, spec.model, spec.train, device=device, progress=progress,
                        snapshot_steps=[s for s in snapshot_steps if s < spec.train.steps],
                        keep_state=True, provenance=_provenance(spec, data))
+
+
+def training_line(model: TrainedModel) -> str:
+    """One line on where ``model`` came from and what its training was: parameters, steps, batch,
+    images, epochs, wall time and device (notebook 01)."""
+    rec = model.record
+    batch = rec["train"]["batch_size"]
+    epochs = rec["steps"] * batch / rec["n_training_images"]
+    origin = "loaded from cache" if model.from_cache else "trained"
+    return (f"{origin}: {rec['n_parameters']:,} parameters, {rec['steps']} steps of {batch} images on "
+            f"{rec['n_training_images']} images = {epochs:.0f} epochs, {rec['wall_time_s']:.0f} s on {rec['device']}")
 
 
 def train_target_budgets(spec: TargetSpec, budgets, data: ExperimentData | None = None,

@@ -280,3 +280,23 @@ def test_get_split_too_large_writes_nothing(splits_root):
 def test_committed_splits_untouched(splits_root):
     """The repository's data/splits/ is not where get_split writes under MIALIB_ROOT."""
     assert splits.paths.splits_dir() == splits_root
+
+
+def test_label_balance_counts_and_chi2_against_scipy():
+    import scipy.stats
+
+    from mialib.data.splits import label_balance
+    labels = np.array([0, 0, 1, 1, 2, 0, 1, 1, 2, 2, 5])
+    parts = {"a": np.arange(0, 5), "b": np.arange(5, 10), "empty": np.array([], dtype=np.int64)}
+    b = label_balance(labels, parts)
+    # the empty part and the class no part holds (5) are left out
+    assert b.names == ["a", "b"] and b.classes.tolist() == [0, 1, 2]
+    assert b.counts.tolist() == [[2, 2, 1], [1, 2, 2]]
+    assert b.p_value == pytest.approx(scipy.stats.chi2_contingency([[2, 2, 1], [1, 2, 2]]).pvalue)
+    assert b.checked
+
+
+def test_label_balance_without_labels_is_unchecked():
+    from mialib.data.splits import label_balance
+    b = label_balance(None, {"a": np.arange(3), "b": np.arange(3, 5)})
+    assert not b.checked and b.p_value is None and b.names == ["a", "b"] and b.counts.shape == (2, 0)
