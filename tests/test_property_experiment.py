@@ -9,8 +9,9 @@ import torch
 
 from mialib.attacks.property import PropertyReader, ReaderRates
 from mialib.data.colored import coloured_population
-from mialib.experiments.property import (GaussianMixtureGenerator, PropertyParams, ReceiverReadings,
-                                         error_by_sample_size, train_sharer_models)
+from mialib.diffusion.mixture import GaussianMixtureGenerator
+from mialib.experiments.property import (PropertyParams, ReceiverReadings, error_by_sample_size, error_curves,
+                                         estimates_by_estimator, generator_bias, train_sharer_models)
 
 
 @pytest.fixture(autouse=True)
@@ -53,3 +54,40 @@ def test_gaussian_mixture_generator_samples_images_in_range():
     s = g.sample(50, seed=1)
     assert s.shape == (50, 3, 4, 4) and s.min() >= -1 and s.max() <= 1
     assert torch.equal(s, g.sample(50, seed=1))
+
+
+def _readings(p_values, n=40, seed=0):
+    rng = np.random.default_rng(seed)
+    return {p: ReceiverReadings((rng.random(n) < p).astype(np.int64), (rng.random(n) < p).astype(np.int64))
+            for p in p_values}
+
+
+def test_estimates_by_estimator_regroups_each_generators_estimates():
+    params = PropertyParams(n_queries=2, n_per_query=20)
+    rates = ReaderRates.exact(0.9, 0.1)
+    readings = _readings([0.2, 0.8])
+    by = estimates_by_estimator(readings, params, rates)
+    assert list(by) == ["classifier (naive)", "classifier (corrected)", "zero-shot colour rule"]
+    assert list(by["classifier (naive)"]) == [0.2, 0.8]
+    # the same estimates as each reading gives on its own
+    assert by["classifier (corrected)"][0.8] == readings[0.8].estimates(params, rates)["classifier (corrected)"]
+    other = estimates_by_estimator(readings, params, rates, prefix="GMM, ", only=("classifier (corrected)",))
+    assert list(other) == ["GMM, classifier (corrected)"] and other["GMM, classifier (corrected)"] == by["classifier (corrected)"]
+    with pytest.raises(ValueError, match="unknown estimator"):
+        estimates_by_estimator(readings, params, rates, only=("oracle",))
+
+
+def test_generator_bias_is_the_mean_absolute_gap_to_p():
+    assert generator_bias({"a": {0.1: 0.2, 0.9: 0.6}, "b": {0.5: 0.5}}) == {"a": pytest.approx(0.2), "b": 0.0}
+
+
+def test_error_curves_keep_the_sizes_the_labels_can_supply():
+    labels = (np.random.default_rng(1).random(300) < 0.4).astype(int)
+    rates = ReaderRates.exact(0.8, 0.2)
+    errors, bounds = error_curves(labels, 0.4, [10, 100, 1000], rates, delta=0.05, seed=0)
+    assert list(errors["classifier (naive)"]) == [10, 100] and list(bounds) == ["Hoeffding eps(N, 0.05)", "eps / (TPR - FPR)"]
+    assert errors["classifier (naive)"] == error_by_sample_size(labels, 0.4, [10, 100], seed=0)
+    assert errors["classifier (corrected)"] == error_by_sample_size(labels, 0.4, [10, 100], rates, seed=0)
+    assert bounds["eps / (TPR - FPR)"][10] == pytest.approx(bounds["Hoeffding eps(N, 0.05)"][10] / 0.6)
+    with pytest.raises(ValueError, match="no sample size"):
+        error_curves(labels, 0.4, [1000], rates, delta=0.05)

@@ -15,8 +15,8 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from ..attacks.property import (Estimate, PropertyReader, ReaderRates, corrected_estimate, naive_estimate,
-                                query_estimates)
+from ..attacks.property import (Estimate, PropertyReader, ReaderRates, corrected_estimate, hoeffding_epsilon,
+                                naive_estimate, query_estimates)
 from ..core.checks import check_float, check_int
 from ..data.colored import ColouredPopulation, colour_rule, colour_rule_rates
 from ..data.images import ImageSet
@@ -95,6 +95,46 @@ class ReceiverReadings:
         """The generator's own proportion of property 1, as an oracle that knows the colour noise
         reads it: the colour rule on every sample, corrected with the rule's exact rates."""
         return corrected_estimate(self.rule_labels, ReaderRates.exact(*colour_rule_rates(pop.noise))).value
+
+
+def estimates_by_estimator(readings: dict, params: PropertyParams, reader_rates: ReaderRates, *,
+                           prefix: str = "", only=None) -> dict[str, dict[float, list[Estimate]]]:
+    """Estimator name -> p -> the receiver's estimates (:meth:`ReceiverReadings.estimates`) from
+    ``readings`` (p -> :class:`ReceiverReadings` of one generator per p), every estimator or those
+    named in ``only``, each name prefixed with ``prefix`` (e.g. "Gaussian mixture, ")."""
+    out: dict[str, dict[float, list[Estimate]]] = {}
+    for p, r in readings.items():
+        for name, es in r.estimates(params, reader_rates).items():
+            if only is None or name in only:
+                out.setdefault(prefix + name, {})[p] = es
+    if only is not None and len(out) != len(set(only)):
+        raise ValueError(f"unknown estimator(s) in {list(only)}; known: "
+                         f"{list(next(iter(readings.values())).estimates(params, reader_rates))}")
+    return out
+
+
+def generator_bias(own_proportions: dict) -> dict[str, float]:
+    """Generator -> mean |own proportion - p| over the grid (``own_proportions``: generator -> p ->
+    the proportion of property 1 in its samples, :meth:`ReceiverReadings.generator_proportion`):
+    the error that comes from the generator itself, whatever the receiver does."""
+    return {name: float(np.mean([abs(v - p) for p, v in by_p.items()])) for name, by_p in own_proportions.items()}
+
+
+def error_curves(labels, p_true: float, sizes, rates: ReaderRates, *, delta: float, seed: int = 0):
+    """The error-against-N figure's data (notebook 05): (errors, bounds). ``errors``: "classifier
+    (naive)" and "classifier (corrected)" -> N -> mean |estimate - p_true| (:func:`error_by_sample_size`)
+    for the N of ``sizes`` that ``labels`` can supply; ``bounds``: Hoeffding's eps(N, delta)
+    (eq. 12) and the corrected estimator's eps / (TPR - FPR) (eq. 15) at the same N."""
+    sizes = [check_int(n, "each sample size", low=1) for n in sizes]
+    sizes = [n for n in sizes if n <= len(labels)]
+    if not sizes:
+        raise ValueError(f"no sample size in the list is at most the {len(labels)} labels available")
+    errors = {"classifier (naive)": error_by_sample_size(labels, p_true, sizes, delta=delta, seed=seed),
+              "classifier (corrected)": error_by_sample_size(labels, p_true, sizes, rates, delta=delta, seed=seed)}
+    eps = {n: hoeffding_epsilon(n, delta) for n in sizes}
+    bounds = {f"Hoeffding eps(N, {delta})": eps,
+              "eps / (TPR - FPR)": {n: e / (rates.tpr - rates.fpr) for n, e in eps.items()}}
+    return errors, bounds
 
 
 def error_by_sample_size(labels, p_true: float, sizes, rates: ReaderRates | None = None, *,
