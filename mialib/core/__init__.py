@@ -1,2 +1,4 @@
-"""Infrastructure every other part uses: repository paths, atomic file writes, the model cache,
-seeding, progress bars and parameter checks. Nothing here knows about diffusion or attacks."""
+"""Infrastructure every other layer uses; nothing here knows about diffusion or attacks:
+repository locations (:mod:`.paths`), atomic file writes (:mod:`.fileio`), the model cache with its
+locks and hashes (:mod:`.cache`), parameter checks (:mod:`.checks`), the typed settings base class
+(:mod:`.config`), seeded generators (:mod:`.seeding`) and progress bars and timers (:mod:`.progress`)."""

@@ -1,3 +1,5 @@
-"""Notebook executions: the papermill runner that executes every notebook under a parameter
-profile (:mod:`.runner`), and the bookkeeping of one execution, the only way a notebook writes
-figures and results (:mod:`.results`)."""
+"""Notebook executions, on top of every other layer: parameter profiles and their checks
+(:mod:`.profiles`), the papermill runner that executes every notebook under a profile
+(:mod:`.runner`), the bookkeeping of one execution, the only way a notebook writes figures and
+results (:mod:`.results`), the HTML build of the executed notebooks (:mod:`.html`) and the
+students' versions without the solutions (:mod:`.student`)."""

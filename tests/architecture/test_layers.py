@@ -114,3 +114,13 @@ def test_the_checker_sees_an_upward_import(tmp_path):
     f.write_text("from ..diffusion.target import DiffusionTarget\nfrom .. import __version__\nfrom . import config\n"
                  "from ..core import paths\n")
     assert not upward_imports(f, pkg)
+
+
+@pytest.mark.parametrize("layer", LAYERS)
+def test_each_layer_docstring_names_all_its_modules(layer):
+    """A layer's ``__init__`` docstring is its table of contents: it names every module in it (as
+    ``:mod:`.name```), so a new reader finds each module from the package."""
+    doc = ast.get_docstring(ast.parse((ROOT / layer / "__init__.py").read_text())) or ""
+    modules = sorted(p.stem for p in (ROOT / layer).glob("*.py") if p.stem != "__init__")
+    missing = [m for m in modules if f":mod:`.{m}`" not in doc]
+    assert not missing, f"mialib/{layer}/__init__.py's docstring does not name {missing}"
