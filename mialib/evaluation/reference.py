@@ -46,10 +46,24 @@ SETUP = {
     "secmi/cifar10": {"n_members": 25_000, "n_nonmembers": 25_000, "train_steps": 800_000,
                       "nns_train_frac": 0.2, "nns_epochs": 15},
 }
+# Luo et al. 2024 (docs/papers.md section 4): eq. 13's worked example, an error of at most
+# eps = 0.05 with probability 1 - delta = 0.95 (N >= 738 samples), and the fairness-poisoning
+# claim "fairness degrades with under 5% loss of accuracy".
+HOEFFDING_EXAMPLE = {"eps": 0.05, "delta": 0.05}
+FAIRNESS_MAX_ACCURACY_LOSS = 0.05
+# Notebook 05's aim for the corrected estimator: a mean absolute error of at most eq. 13's eps
+# (README, "05, property inference").
+PROPERTY_MAE_AIM = HOEFFDING_EXAMPLE["eps"]
+# The papers' Stable Diffusion v1.4 rows (real LAION members against COCO non-members), quoted
+# for scale beside notebook 07's tiny latent model: label -> (REPORTED key, metric).
+STABLE_DIFFUSION = {"SecMI_stat AUC": ("secmi_stat/sd-v1.4", "auc"),
+                    "noise aggregation ASR": ("noise_aggregation/sd-v1.4", "asr")}
 SOURCES = {
     "secmi": "Duan et al., ICML 2023 (SecMI), arXiv:2302.01316; docs/papers.md section 1",
     "noise_aggregation": "Li, Chen, Fan 2025 (noise aggregation with small-noise injection), arXiv:2510.21783; docs/papers.md section 2",
     "pia": "Kong et al., ICLR 2024 (PIA), arXiv:2305.18355; docs/papers.md section 3",
+    "luo": "Luo et al., IEEE TIFS 2024 (property inference and fairness poisoning), arXiv:2402.18607; "
+           "docs/papers.md section 4",
     "external_terrors": "t-errors of third-party CIFAR DDPMs, neilkale/quantile-diffusion-mia "
                         "(SecMI/t_errors/<dataset>/{member,nonmember}_results.json); see "
                         "data/external/README.md",
@@ -75,6 +89,12 @@ def setup(key: str) -> dict:
     if key not in SETUP:
         raise KeyError(f"no reported setup for {key!r}; known: {sorted(SETUP)}")
     return dict(SETUP[key])
+
+
+def stable_diffusion_reference() -> dict:
+    """{label: number} of :data:`STABLE_DIFFUSION`: {"SecMI_stat AUC": 0.707, "noise aggregation
+    ASR": 0.701}."""
+    return {label: reported(key)[metric] for label, (key, metric) in STABLE_DIFFUSION.items()}
 
 
 def load_external_terrors(dataset: str) -> tuple[np.ndarray, np.ndarray]:
