@@ -87,7 +87,7 @@ def roc_figure(curves: dict[str, tuple], title: str | None = None, linear: bool 
 
 def plot_sweep(ax, sweep, key: str = "auc", xlabel: str | None = None, log_x: bool = False,
                band_label: str | None = None, **line_kw) -> None:
-    """One metric of a :class:`~mialib.evaluation.sweeps.Sweep` against the swept values, with
+    """One metric of a :class:`~mialib.experiments.sweeps.Sweep` against the swept values, with
     its 95% bootstrap band; string values (e.g. aggregation metrics) become categories."""
     xs = list(sweep.results)
     lo, hi = np.array([sweep.results[x]["ci"][key] for x in xs]).T

@@ -13,7 +13,7 @@ import torch  # noqa: E402
 from mialib.data.splits import label_balance  # noqa: E402
 from mialib.evaluation import figures  # noqa: E402
 from mialib.evaluation.memorisation import nearest_images  # noqa: E402
-from mialib.evaluation.sweeps import Sweep  # noqa: E402
+from mialib.experiments.sweeps import Sweep  # noqa: E402
 
 
 def _r(auc):

@@ -7,7 +7,7 @@ import pytest
 
 from mialib.attacks import NoiseAggregation
 from mialib.evaluation import report
-from mialib.evaluation.sweeps import Sweep
+from mialib.experiments.sweeps import Sweep
 
 
 def _r(auc, lo=None, hi=None, **kw):
