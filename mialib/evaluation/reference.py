@@ -1,16 +1,12 @@
-"""What others measured: the papers' reported numbers (cited, never recomputed here) and
-externally produced score files committed under data/external/.
+"""What others measured and claimed: the papers' reported numbers (cited, never recomputed here)
+and the numbers of their stated claims. Pure numbers: externally produced score files are read
+by :mod:`mialib.data.external`.
 
 Keep every number typed from a paper in THIS module, with its source, so notebooks can put
 them beside this run's numbers without typing them again.
 """
 
 from __future__ import annotations
-
-import numpy as np
-
-from ..core import paths
-from ..data.loaders import DataNotFoundError
 
 # Duan et al., "Are Diffusion Models Vulnerable to Membership Inference Attacks?" (SecMI),
 # ICML 2023, DDPM targets, 800k training steps, members/non-members from the SecMI splits.
@@ -64,9 +60,6 @@ SOURCES = {
     "pia": "Kong et al., ICLR 2024 (PIA), arXiv:2305.18355; docs/papers.md section 3",
     "luo": "Luo et al., IEEE TIFS 2024 (property inference and fairness poisoning), arXiv:2402.18607; "
            "docs/papers.md section 4",
-    "external_terrors": "t-errors of third-party CIFAR DDPMs, neilkale/quantile-diffusion-mia "
-                        "(SecMI/t_errors/<dataset>/{member,nonmember}_results.json); see "
-                        "data/external/README.md",
 }
 
 
@@ -96,13 +89,3 @@ def stable_diffusion_reference() -> dict:
     ASR": 0.701}."""
     return {label: reported(key)[metric] for label, (key, metric) in STABLE_DIFFUSION.items()}
 
-
-def load_external_terrors(dataset: str) -> tuple[np.ndarray, np.ndarray]:
-    """(member_scores, nonmember_scores) = minus the third-party SecMI t-errors of
-    ``dataset`` ("cifar10" or "cifar100"), so higher = more member-like as everywhere here."""
-    path = paths.external_data_dir() / f"secmi_terrors_{dataset}.npz"
-    if not path.is_file():
-        raise DataNotFoundError(f"external t-errors for {dataset!r} not found at {path}; the "
-                                "repository ships data/external/secmi_terrors_{cifar10,cifar100}.npz")
-    with np.load(path, allow_pickle=False) as z:
-        return -z["member"].astype(np.float64), -z["nonmember"].astype(np.float64)
