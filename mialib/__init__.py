@@ -8,12 +8,13 @@ The small library behind the notebook companion, grouped by kind (each module ha
                    sampling, the DiffusionTarget adapter, memorising denoisers for controls
 - ``attacks/``     the membership attacks (one settings class each), their registry, and the
                    scoring of a split with fixed seeds
-- ``evaluation/``  metrics with bootstrap intervals, paired comparisons and verdicts, sweeps,
-                   plots, the papers' reported numbers, the text that reports a run
+- ``evaluation/``  metrics with bootstrap intervals, paired comparisons and verdicts, plots,
+                   the papers' reported numbers, the text that reports a run
 - ``notebook/``    profiles, the papermill runner, the results/figures writer, the HTML build and
                    the student versions
 - ``experiments/`` what the notebooks run, from their parameters to data and trained models:
-                   membership inference, property inference, fairness poisoning, text-to-image
+                   membership inference, parameter sweeps, property inference, fairness
+                   poisoning, text-to-image
 - ``property``, ``fairness``  the second half's public names (code in attacks/ and evaluation/)
 
 ``mialib.attacks`` and ``mialib.metrics`` keep their original names for code outside the

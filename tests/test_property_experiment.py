@@ -48,6 +48,19 @@ def test_error_by_sample_size_shrinks_with_n():
         error_by_sample_size(labels, 0.3, [5000])
 
 
+def test_error_by_sample_size_is_the_mean_absolute_error_of_its_draws():
+    from mialib.attacks.property import corrected_estimate
+    labels = (np.random.default_rng(3).random(500) < 0.4).astype(int)
+    rates = ReaderRates(0.9, 0.2, 40, 40)
+    rng = np.random.default_rng(7)
+    want = {}
+    for n in (10, 50):  # the loop it replaced, written out
+        errs = [abs(corrected_estimate(labels[rng.choice(500, n, replace=False)], rates, 0.1).value - 0.4)
+                for _ in range(30)]
+        want[n] = float(np.mean(errs))
+    assert error_by_sample_size(labels, 0.4, (10, 50), rates, n_repeats=30, delta=0.1, seed=7) == want
+
+
 def test_gaussian_mixture_generator_samples_images_in_range():
     x = torch.rand(30, 3, 4, 4, generator=torch.Generator().manual_seed(0)) * 2 - 1
     g = GaussianMixtureGenerator.fit(x, n_components=3, seed=0)

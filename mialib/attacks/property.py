@@ -26,7 +26,7 @@ from dataclasses import dataclass
 
 __all__ = ["hoeffding_epsilon", "hoeffding_sample_size", "expected_positive_rate", "corrected_proportion",
            "ReaderRates", "Estimate", "naive_estimate", "corrected_estimate", "PropertyReader",
-           "query_estimates", "mean_absolute_error", "coverage", "mean_interval_width"]
+           "query_estimates"]
 
 import numpy as np
 
@@ -186,20 +186,3 @@ def query_estimates(labels, n_queries: int, n_per_query: int, *, rates: ReaderRa
     chunks = y[:n_queries * n_per_query].reshape(n_queries, n_per_query)
     return [naive_estimate(c, delta) if rates is None else corrected_estimate(c, rates, delta) for c in chunks]
 
-
-def mean_absolute_error(estimates: dict, truth: dict) -> float:
-    """Mean |estimate - true p| over every query of every p (``estimates``: p -> list of
-    :class:`Estimate`, ``truth``: p -> true proportion)."""
-    errors = [abs(e.value - truth[p]) for p, es in estimates.items() for e in es]
-    return float(np.mean(errors))
-
-
-def coverage(estimates: dict, truth: dict) -> float:
-    """The share of intervals that contain the true proportion."""
-    hits = [e.covers(truth[p]) for p, es in estimates.items() for e in es]
-    return float(np.mean(hits))
-
-
-def mean_interval_width(estimates: dict) -> float:
-    """The mean width high - low of the intervals of every query of every p."""
-    return float(np.mean([e.high - e.low for es in estimates.values() for e in es]))

@@ -1,5 +1,6 @@
 """Data: image sets in [-1, 1] (:mod:`.images`), where they come from (:mod:`.loaders`),
-member / non-member splits (:mod:`.splits`) and deliberate distribution shifts (:mod:`.shifts`)."""
+member / non-member splits (:mod:`.splits`), deliberate distribution shifts (:mod:`.shifts`) and
+externally produced score files (:mod:`.external`)."""
 
 from .images import ImageSet, fingerprint, resize, subset, to_unit_range
 from .loaders import (DataNotFoundError, load_cifar10, load_dataset, load_digits, load_image_folder)

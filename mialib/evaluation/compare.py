@@ -1,17 +1,59 @@
-"""Comparing two attacks on the same images, with one rule for saying which is stronger.
+"""The one rule by which the library states a verdict, and the paired comparison of two attacks.
+
+Every verdict in the report text is an interval (or a single number) set against a threshold by
+:func:`interval_vs`:
+
+- "above" when the whole interval lies strictly above the threshold (``lo > threshold``),
+- "below" when it lies strictly below (``hi < threshold``),
+- "straddles" otherwise: an interval that contains or merely touches the threshold says
+  neither. A bound exactly at the threshold therefore straddles; 1e-12 beyond it decides.
+
+A single number is the interval [value, value] (:func:`value_vs`); a number exactly at the
+threshold straddles it. :func:`meets_aim` reads an aim ("at most 0.05", "at least 0.95") by
+the same rule, with a number exactly at its aim meeting it. :func:`overlap` says whether two
+intervals share a point, again by the same rule.
 
 Wherever two attacks meet on the same members and non-members, they are compared with the
-paired bootstrap of :func:`.metrics.paired_auc_difference`, and :func:`verdict` turns its
-interval into words: "beats" when the whole 95% interval of AUC(a) - AUC(b) lies above 0,
-"loses to" when it lies below, and "is not distinguishable from" otherwise. Comparing one
-attack's AUC with the other's unpaired interval, or eyeballing two intervals, is not used.
+paired bootstrap of :func:`.metrics.paired_auc_difference`, and :func:`verdict` sets its 95%
+interval of AUC(a) - AUC(b) against 0: "beats" (above), "loses to" (below), "is not
+distinguishable from" (straddles). Comparing one attack's AUC with the other's unpaired
+interval, or eyeballing two intervals, is not used.
 """
 
 from __future__ import annotations
 
 from .metrics import paired_auc_difference
 
+ABOVE, BELOW, STRADDLES = "above", "below", "straddles"
 BEATS, LOSES, TIE = "beats", "loses to", "is not distinguishable from"
+
+
+def interval_vs(lo: float, hi: float, threshold: float) -> str:
+    """ABOVE if ``lo > threshold``, BELOW if ``hi < threshold``, else STRADDLES (a bound
+    exactly at the threshold straddles it; so does a NaN bound, which decides nothing)."""
+    if lo > hi:
+        raise ValueError(f"interval [{lo}, {hi}] has its lower end above its upper end")
+    return ABOVE if lo > threshold else BELOW if hi < threshold else STRADDLES
+
+
+def value_vs(value: float, threshold: float) -> str:
+    """:func:`interval_vs` of the one-point interval [value, value]: ABOVE, BELOW, or
+    STRADDLES when ``value == threshold`` (or either is NaN)."""
+    return interval_vs(value, value, threshold)
+
+
+def meets_aim(value: float, aim: float, *, at_most: bool = True) -> bool:
+    """Whether ``value`` meets the aim "at most ``aim``" (``at_most=True``, e.g. an error) or
+    "at least ``aim``" (``at_most=False``, e.g. a coverage): a value exactly at its aim meets
+    it; a NaN meets no aim."""
+    side = value_vs(value, aim)
+    return side == (BELOW if at_most else ABOVE) or (side == STRADDLES and value == aim)
+
+
+def overlap(a: tuple, b: tuple) -> bool:
+    """Whether the intervals ``a`` = (lo, hi) and ``b`` share a point: neither lies wholly
+    above the other (touching ends overlap)."""
+    return interval_vs(*a, b[1]) != ABOVE and interval_vs(*b, a[1]) != ABOVE
 
 
 def _pair(scores) -> tuple:
@@ -27,9 +69,9 @@ def compare(a, b, *, n_boot: int = 1000, seed: int = 0) -> dict:
 
 
 def verdict(difference: dict) -> str:
-    """"beats", "loses to" or "is not distinguishable from", from a :func:`compare` result."""
-    lo, hi = difference["ci"]
-    return BEATS if lo > 0 else LOSES if hi < 0 else TIE
+    """"beats", "loses to" or "is not distinguishable from": the :func:`compare` interval
+    set against 0 by :func:`interval_vs`."""
+    return {ABOVE: BEATS, BELOW: LOSES, STRADDLES: TIE}[interval_vs(*difference["ci"], 0.0)]
 
 
 def describe(difference: dict, a: str, b: str) -> str:

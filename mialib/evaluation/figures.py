@@ -66,8 +66,8 @@ def nearest_distances(nearest):
     """Histograms of each sample's distance to its nearest training image and non-member."""
     fig, ax = _subplots(figsize=(6, 3))
     plots.plot_score_hist(ax, nearest.training_dist.numpy(), nearest.nonmember_dist.numpy(),
-                          xlabel="L2 distance of a sample to its nearest image", bins=30)
-    ax.legend(["to nearest training image", "to nearest non-member"], fontsize=8)
+                          xlabel="L2 distance of a sample to its nearest image", bins=30,
+                          labels=("to nearest training image", "to nearest non-member"))
     return fig
 
 
@@ -224,7 +224,7 @@ def estimates_vs_truth(estimates: dict, extra: dict | None = None):
     drawn as lines (e.g. the generator's own proportion)."""
     fig, ax = _subplots(figsize=(5.5, 5))
     ax.plot([0, 1], [0, 1], "k--", lw=0.8, label="identity")
-    offsets = np.linspace(-0.012, 0.012, max(1, len(estimates)))
+    offsets = np.linspace(-0.012, 0.012, len(estimates)) if len(estimates) > 1 else [0.0]
     for off, (name, by_p) in zip(offsets, estimates.items()):
         ps = sorted(by_p)
         mean = [np.mean([e.value for e in by_p[p]]) for p in ps]

@@ -87,7 +87,7 @@ def roc_figure(curves: dict[str, tuple], title: str | None = None, linear: bool 
 
 def plot_sweep(ax, sweep, key: str = "auc", xlabel: str | None = None, log_x: bool = False,
                band_label: str | None = None, **line_kw) -> None:
-    """One metric of a :class:`~mialib.evaluation.sweeps.Sweep` against the swept values, with
+    """One metric of a :class:`~mialib.experiments.sweeps.Sweep` against the swept values, with
     its 95% bootstrap band; string values (e.g. aggregation metrics) become categories."""
     xs = list(sweep.results)
     lo, hi = np.array([sweep.results[x]["ci"][key] for x in xs]).T
@@ -105,20 +105,24 @@ def plot_sweep(ax, sweep, key: str = "auc", xlabel: str | None = None, log_x: bo
 
 
 def plot_score_hist(ax, member_scores, nonmember_scores, xlabel: str, bins: int = 40,
-                    log_x: bool = False) -> None:
-    """Overlaid density histograms of member and non-member values."""
-    m = np.asarray(member_scores, dtype=np.float64)
-    n = np.asarray(nonmember_scores, dtype=np.float64)
-    both = np.r_[m, n]
+                    log_x: bool = False, labels=("members", "non-members")) -> None:
+    """Overlaid density histograms (seaborn's ``histplot``) of member and non-member values on
+    one set of ``bins`` equal-width bins, each normalised to area 1 on its own; the legend
+    gives ``labels`` with each group's size. With ``log_x`` the bins are equal in log10 and
+    the density is per log10 unit, so equal heights mean equal counts on the log axis; values
+    <= 0 are left out."""
+    import seaborn as sns
+
+    groups = [np.asarray(v, dtype=np.float64) for v in (member_scores, nonmember_scores)]
     if log_x:
-        both = both[both > 0]
-        edges = np.logspace(np.log10(both.min()), np.log10(both.max()), bins + 1)
-        ax.set_xscale("log")
-    else:
-        edges = np.linspace(both.min(), both.max(), bins + 1)
-    ax.hist(m, bins=edges, density=True, alpha=0.55, label=f"members (n={len(m)})")
-    ax.hist(n, bins=edges, density=True, alpha=0.55, label=f"non-members (n={len(n)})")
-    ax.set(xlabel=xlabel, ylabel="density")
+        groups = [g[g > 0] for g in groups]
+    both = np.concatenate(groups)
+    lo, hi = (np.log10(both.min()), np.log10(both.max())) if log_x else (both.min(), both.max())
+    edges = np.linspace(lo, hi, bins + 1)
+    for values, label in zip(groups, labels):
+        sns.histplot(x=values, bins=edges, stat="density", log_scale=log_x, alpha=0.55, ax=ax,
+                     label=f"{label} (n={len(values)})")
+    ax.set(xlabel=xlabel, ylabel="density per log10 unit" if log_x else "density")
     ax.legend(fontsize=8)
 
 

@@ -1,16 +1,12 @@
-"""What others measured: the papers' reported numbers (cited, never recomputed here) and
-externally produced score files committed under data/external/.
+"""What others measured and claimed: the papers' reported numbers (cited, never recomputed here)
+and the numbers of their stated claims. Pure numbers: externally produced score files are read
+by :mod:`mialib.data.external`.
 
 Keep every number typed from a paper in THIS module, with its source, so notebooks can put
 them beside this run's numbers without typing them again.
 """
 
 from __future__ import annotations
-
-import numpy as np
-
-from ..core import paths
-from ..data.loaders import DataNotFoundError
 
 # Duan et al., "Are Diffusion Models Vulnerable to Membership Inference Attacks?" (SecMI),
 # ICML 2023, DDPM targets, 800k training steps, members/non-members from the SecMI splits.
@@ -46,13 +42,24 @@ SETUP = {
     "secmi/cifar10": {"n_members": 25_000, "n_nonmembers": 25_000, "train_steps": 800_000,
                       "nns_train_frac": 0.2, "nns_epochs": 15},
 }
+# Luo et al. 2024 (docs/papers.md section 4): eq. 13's worked example, an error of at most
+# eps = 0.05 with probability 1 - delta = 0.95 (N >= 738 samples), and the fairness-poisoning
+# claim "fairness degrades with under 5% loss of accuracy".
+HOEFFDING_EXAMPLE = {"eps": 0.05, "delta": 0.05}
+FAIRNESS_MAX_ACCURACY_LOSS = 0.05
+# Notebook 05's aim for the corrected estimator: a mean absolute error of at most eq. 13's eps
+# (README, "05, property inference").
+PROPERTY_MAE_AIM = HOEFFDING_EXAMPLE["eps"]
+# The papers' Stable Diffusion v1.4 rows (real LAION members against COCO non-members), quoted
+# for scale beside notebook 07's tiny latent model: label -> (REPORTED key, metric).
+STABLE_DIFFUSION = {"SecMI_stat AUC": ("secmi_stat/sd-v1.4", "auc"),
+                    "noise aggregation ASR": ("noise_aggregation/sd-v1.4", "asr")}
 SOURCES = {
     "secmi": "Duan et al., ICML 2023 (SecMI), arXiv:2302.01316; docs/papers.md section 1",
     "noise_aggregation": "Li, Chen, Fan 2025 (noise aggregation with small-noise injection), arXiv:2510.21783; docs/papers.md section 2",
     "pia": "Kong et al., ICLR 2024 (PIA), arXiv:2305.18355; docs/papers.md section 3",
-    "external_terrors": "t-errors of third-party CIFAR DDPMs, neilkale/quantile-diffusion-mia "
-                        "(SecMI/t_errors/<dataset>/{member,nonmember}_results.json); see "
-                        "data/external/README.md",
+    "luo": "Luo et al., IEEE TIFS 2024 (property inference and fairness poisoning), arXiv:2402.18607; "
+           "docs/papers.md section 4",
 }
 
 
@@ -77,12 +84,8 @@ def setup(key: str) -> dict:
     return dict(SETUP[key])
 
 
-def load_external_terrors(dataset: str) -> tuple[np.ndarray, np.ndarray]:
-    """(member_scores, nonmember_scores) = minus the third-party SecMI t-errors of
-    ``dataset`` ("cifar10" or "cifar100"), so higher = more member-like as everywhere here."""
-    path = paths.external_data_dir() / f"secmi_terrors_{dataset}.npz"
-    if not path.is_file():
-        raise DataNotFoundError(f"external t-errors for {dataset!r} not found at {path}; the "
-                                "repository ships data/external/secmi_terrors_{cifar10,cifar100}.npz")
-    with np.load(path, allow_pickle=False) as z:
-        return -z["member"].astype(np.float64), -z["nonmember"].astype(np.float64)
+def stable_diffusion_reference() -> dict:
+    """{label: number} of :data:`STABLE_DIFFUSION`: {"SecMI_stat AUC": 0.707, "noise aggregation
+    ASR": 0.701}."""
+    return {label: reported(key)[metric] for label, (key, metric) in STABLE_DIFFUSION.items()}
+

@@ -1,6 +1,11 @@
 """The sentences that report a run: each notebook's "what the numbers say" is one function here,
 fed with that run's numbers, so every claim in the text comes from the run and every verdict
-from one tested rule (:func:`.compare.verdict`).
+from one tested rule: a measured number or interval set against a threshold, an aim or another
+number by :func:`.compare.interval_vs` and the helpers built on it (:func:`.compare.verdict`,
+:func:`.compare.value_vs`, :func:`.compare.meets_aim`, :func:`.compare.overlap`). Choices among
+parameter values or names (the best K, the weakest metric) are read off directly. The papers'
+numbers come from :mod:`.reference`, the attacks' defaults from their settings classes; the
+wording thresholds of this module are the named constants below.
 
 Functions return Markdown. Numbers are formatted by the helpers at the top, so an AUC reads the
 same way in every notebook.
@@ -10,8 +15,16 @@ from __future__ import annotations
 
 import numpy as np
 
+from ..attacks.property import hoeffding_epsilon, hoeffding_sample_size
+from ..attacks.secmi import SecMI
 from . import reference
-from .compare import BEATS, LOSES, describe, verdict
+from .compare import ABOVE, BEATS, BELOW, LOSES, STRADDLES, describe, interval_vs, meets_aim, overlap, value_vs, verdict
+
+CHANCE_AUC = 0.5            # the AUC of a guess
+WELL_ABOVE_CHANCE = 0.6     # an AUC interval above this reads "well above" chance
+LEVEL = 0.05                # the significance level of the report's tests
+CLOSER_STRONG, CLOSER_MODERATE = 0.75, 0.55   # notebook 01: share of samples closer to training images
+K_TREND = 0.5               # notebook 03: |correlation of AUC with K| for "rises" / "falls"
 
 
 # ----------------------------------------------------------------------------- formatting
@@ -30,13 +43,16 @@ def auc_text(r: dict) -> str:
 
 
 def chance_text(r: dict) -> str:
-    """How an AUC's interval sits against chance (0.5)."""
-    lo = r["ci"]["auc"][0]
-    return "well above" if lo > 0.6 else "above" if lo > 0.5 else "not clearly above"
+    """How an AUC's interval sits against chance: "well above" (wholly above
+    :data:`WELL_ABOVE_CHANCE`), "above" (wholly above 0.5) or "not clearly above"."""
+    lo, hi = r["ci"]["auc"]
+    return ("well above" if interval_vs(lo, hi, WELL_ABOVE_CHANCE) == ABOVE else
+            "above" if interval_vs(lo, hi, CHANCE_AUC) == ABOVE else "not clearly above")
 
 
 def above_below(a: float, b: float) -> str:
-    return "above" if a > b else "below"
+    """"above" if ``a`` lies above ``b``, else "below" (also when equal)."""
+    return "above" if value_vs(a, b) == ABOVE else "below"
 
 
 # ----------------------------------------------------------------------------- 00 and 01
@@ -45,13 +61,13 @@ def split_summary(n_members: int, n_nonmembers: int, n_cal_members: int, n_cal_n
     """Notebook 00: the split's sizes and whether its class proportions look i.i.d."""
     if chi2_p is None:
         verdict_ = "The data set has no labels, so class balance across the parts cannot be checked."
-    elif chi2_p >= 0.05:
+    elif value_vs(chi2_p, LEVEL) != BELOW:
         verdict_ = (f"The class proportions of the four parts are consistent with one population "
-                    f"(χ² homogeneity test p = {chi2_p:.3f} ≥ 0.05), as a uniformly random split should be.")
+                    f"(χ² homogeneity test p = {chi2_p:.3f} ≥ {LEVEL:g}), as a uniformly random split should be.")
     else:
-        verdict_ = (f"The χ² homogeneity test gives p = {chi2_p:.3f} < 0.05: at this seed the parts "
+        verdict_ = (f"The χ² homogeneity test gives p = {chi2_p:.3f} < {LEVEL:g}: at this seed the parts "
                     f"differ more than usual by chance. The split is still uniformly random (the test "
-                    f"rejects 5% of random splits); try another `seed` to see the p-value move.")
+                    f"rejects {LEVEL:.0%} of random splits); try another `seed` to see the p-value move.")
     return (f"This run uses **{n_members} members** and **{n_nonmembers} non-members** for evaluation "
             f"and {n_cal_members} + {n_cal_nonmembers} images for calibration; the target model of "
             f"notebook 01 is trained on {n_training} images. {verdict_}")
@@ -60,9 +76,9 @@ def split_summary(n_members: int, n_nonmembers: int, n_cal_members: int, n_cal_n
 def training_summary(final_loss: float, n_samples: int, frac_closer: float, median_training: float,
                      median_nonmember: float) -> str:
     """Notebook 01: how much the samples prefer the training images."""
-    if frac_closer > 0.75:
+    if value_vs(frac_closer, CLOSER_STRONG) == ABOVE:
         reading = "The model reproduces its training set closely: membership should be easy to infer."
-    elif frac_closer > 0.55:
+    elif value_vs(frac_closer, CLOSER_MODERATE) == ABOVE:
         reading = "The preference for training images is moderate: the model generalises as much as it memorises."
     else:
         reading = ("Samples show no clear preference for training images: any membership signal has to come "
@@ -83,7 +99,7 @@ def secmi_summary(*, res_stat: dict, t_sec_sweep, t_sec: int, res_bf16: dict, bf
     paper_setup = reference.setup("secmi/cifar10")
     auc = res_stat["auc"]
     best_t = t_sec_sweep.best("auc")
-    sweep = t_sec_sweep.results
+    sweep, default_t = t_sec_sweep.results, SecMI().t_sec
     text = [
         f"**SecMI_stat** separates members from non-members of our target with **{auc_text(res_stat)}**, "
         f"ASR {res_stat['asr']:.3f} and TPR {100 * res_stat['tpr@1%fpr']:.1f}% at 1% FPR, "
@@ -93,7 +109,8 @@ def secmi_summary(*, res_stat: dict, t_sec_sweep, t_sec: int, res_bf16: dict, bf
         f"With a threshold fitted on the calibration split instead of the evaluation set, the ASR is "
         f"{res_stat['calibrated_asr']:.3f} against the optimistic {res_stat['asr']:.3f} the papers' definition gives.",
         f"Across the sweep AUC peaks at t_sec = {best_t} ({sweep[best_t]['auc']:.3f})"
-        + (f"; at the paper's default t_sec = 100 it is {sweep[100]['auc']:.3f}. " if 100 in sweep else ". ")
+        + (f"; at the paper's default t_sec = {default_t} it is {sweep[default_t]['auc']:.3f}. "
+           if default_t in sweep else ". ")
         + (f"On {image_size}x{image_size} digits the membership signal sits at other t_sec than on CIFAR-10, so "
            f"the paper's default is not the best choice here; choosing t_sec on the evaluation set, as done in "
            f"this sweep, is optimistic in the same way as the papers' ASR." if best_t != t_sec else
@@ -134,9 +151,11 @@ def noise_aggregation_summary(*, settings, res: dict, queries: float, ablation_K
     dec, vp = ablation_injection.results["decoupled"], ablation_injection.results["vp"]
     ks = list(k_res)
     k_trend = np.corrcoef(ks, [k_res[k]["auc"] for k in ks])[0, 1] if len(ks) > 2 else float("nan")
-    trend = "rises" if k_trend > 0.5 else "falls" if k_trend < -0.5 else "does not move monotonically"
+    trend = ("rises" if value_vs(k_trend, K_TREND) == ABOVE else "falls" if value_vs(k_trend, -K_TREND) == BELOW
+             else "does not move monotonically")
     m_max = max(m_res) if m_res else s.m
-    lower_steps_help = best_t < s.t and m_max > s.m and m_res[m_max]["auc"] > m_res.get(s.m, res)["auc"]
+    lower_steps_help = (best_t < s.t and m_max > s.m
+                        and value_vs(m_res[m_max]["auc"], m_res.get(s.m, res)["auc"]) == ABOVE)
     k_text = (f"**K.** The paper's TPR at 1% FPR peaks at K = {paper_best_K} and falls for larger K; ours is "
               f"highest at K = {best_K} ({100 * k_res[best_K]['tpr@1%fpr']:.1f}%), and AUC {trend} with K (from "
               f"{k_res[min(ks)]['auc']:.3f} at K = {min(ks)} to {k_res[max(ks)]['auc']:.3f} at K = {max(ks)}). ")
@@ -162,7 +181,7 @@ def noise_aggregation_summary(*, settings, res: dict, queries: float, ablation_K
                                          f"(weakest: {rank_ours[-1]}). "),
         f"**Injection.** The decoupled mode gives AUC {dec['auc']:.3f}, the variance-preserving mode "
         f"{vp['auc']:.3f}: " + ("a small noise keeps the path close to the image, where members and non-members "
-                                "differ most." if dec["auc"] > vp["auc"] else
+                                "differ most." if value_vs(dec["auc"], vp["auc"]) == ABOVE else
                                 "here the full schedule noise does at least as well."),
         f"**t and sigma.** Over the t sweep AUC peaks at t = {best_t} ({t_res[best_t]['auc']:.3f}"
         + (f"; at t = {s.t}: {t_res[s.t]['auc']:.3f}" if s.t in t_res else "")
@@ -203,8 +222,7 @@ def comparison_summary(*, res: dict, labels: dict, queries: dict, diffs: dict, t
             f"and 03 show the sweeps), so a ranking at one fixed default says as much about the default as about "
             f"the attack.")
     a, b = res[na], res[sec]
-    ahead = a["tpr@1%fpr"] > b["tpr@1%fpr"] and a["tpr@0.1%fpr"] > b["tpr@0.1%fpr"]
-    overlap = a["ci"]["tpr@1%fpr"][0] <= b["ci"]["tpr@1%fpr"][1] and b["ci"]["tpr@1%fpr"][0] <= a["ci"]["tpr@1%fpr"][1]
+    ahead = all(value_vs(a[k], b[k]) == ABOVE for k in ("tpr@1%fpr", "tpr@0.1%fpr"))
     text.append(
         f"**At low FPR** TPR at 1% FPR is {ci_text(a, 'tpr@1%fpr', percent=True)} for {labels[na].lower()} against "
         f"{ci_text(b, 'tpr@1%fpr', percent=True)} for {labels[sec]}, and at 0.1% FPR {100 * a['tpr@0.1%fpr']:.1f}% "
@@ -213,7 +231,7 @@ def comparison_summary(*, res: dict, labels: dict, queries: dict, diffs: dict, t
            "There is no consistent winner at low FPR, ")
         + f"but with {n_nonmembers} non-members these rates rest on {int(0.01 * n_nonmembers)} and "
         f"{int(0.001 * n_nonmembers)} false positive(s), and their intervals "
-        + ("overlap." if overlap else "do not overlap at 1% FPR."))
+        + ("overlap." if overlap(a["ci"]["tpr@1%fpr"], b["ci"]["tpr@1%fpr"]) else "do not overlap at 1% FPR."))
     best = max(res, key=lambda n: res[n]["auc"])
     gaps = [res[n]["asr"] - res[n]["calibrated_asr"] for n in attacks]
     text.append(
@@ -229,14 +247,14 @@ def comparison_summary(*, res: dict, labels: dict, queries: dict, diffs: dict, t
         f"{steps[-1] * epochs_per_step:.0f} epochs) the AUC changes by "
         + ", ".join(f"{gain[n]:+.3f} ({labels[n]})" for n in budget_auc) + ": "
         + ("every attack gains with training, so numbers from heavily over-trained targets overstate the risk of "
-           "normally trained ones." if min(gain.values()) > 0 else
+           "normally trained ones." if value_vs(min(gain.values()), 0.0) == ABOVE else
            "not every attack gains with training; see the curve for where each one peaks."))
     lo, hi = res_blind["ci"]["auc"]
     text.append(
         f"**Blind baseline.** Without a single query, the image-only classifier reaches {auc_text(res_blind)} on "
         f"our i.i.d. split: "
         + ("its interval contains 0.5, i.e. chance, so what the attacks gain above 0.5 comes from the model. "
-           if lo <= 0.5 <= hi else "its interval excludes 0.5, so part of what the attacks see may be a difference "
+           if interval_vs(lo, hi, CHANCE_AUC) == STRADDLES else "its interval excludes 0.5, so part of what the attacks see may be a difference "
            "between the two sets themselves; check the split. ")
         + f"With non-members from a '{shift}'-shifted population the same classifier reaches AUC "
         f"{res_blind_shifted['auc']:.3f}, and the attacks "
@@ -247,24 +265,23 @@ def comparison_summary(*, res: dict, labels: dict, queries: dict, diffs: dict, t
 
 # ----------------------------------------------------------------------------- 05 property inference
 def property_summary(*, mae: dict, coverage: dict, width: dict, delta: float, generator_bias: dict, reader_rates,
-                     n_per_query: int, n_queries: int, aim: float = 0.05, corrected: str = "classifier (corrected)",
+                     n_per_query: int, n_queries: int, aim: float = reference.PROPERTY_MAE_AIM,
+                     corrected: str = "classifier (corrected)",
                      naive: str = "classifier (naive)") -> str:
     """Notebook 05: accuracy of each estimator (mean absolute error over the grid), whether the
     corrected one reaches ``aim``, whether the intervals hold 1 - delta coverage, and how much of
     the error is the generator's own bias (``generator_bias``: generator -> mean |own proportion - p|)."""
-    from ..attacks.property import hoeffding_epsilon, hoeffding_sample_size
-
     best = min(mae, key=mae.get)
-    eps = hoeffding_epsilon(n_per_query, delta)
+    eps, ex = hoeffding_epsilon(n_per_query, delta), reference.HOEFFDING_EXAMPLE
     text = [
         f"Over the grid, {n_queries} queries of N = {n_per_query} samples each, the mean absolute error is "
         + ", ".join(f"{name} {err:.3f}" for name, err in mae.items()) + f"; the most accurate is **{best}**. "
         f"The reader's measured rates on held-out auxiliary images are TPR {reader_rates.tpr:.3f} and FPR "
         f"{reader_rates.fpr:.3f}, so the naive estimate is pulled toward {reader_rates.fpr / (1 - reader_rates.tpr + reader_rates.fpr):.2f} "
-        f"(eq. 14); the correction (eq. 15) {'removes most of that pull' if mae[corrected] < mae[naive] else 'does not help here'} "
+        f"(eq. 14); the correction (eq. 15) {'removes most of that pull' if value_vs(mae[corrected], mae[naive]) == BELOW else 'does not help here'} "
         f"({mae[naive]:.3f} -> {mae[corrected]:.3f}).",
         (f"**The corrected estimator reaches the aim** of a mean absolute error of at most {aim:.2f}."
-         if mae[corrected] <= aim else
+         if meets_aim(mae[corrected], aim) else
          f"**The corrected estimator misses the aim** of a mean absolute error of at most {aim:.2f} ({mae[corrected]:.3f})."),
         "**Coverage.** Hoeffding's bound promises that each interval holds with probability at least "
         f"{1 - delta:.2f}; the share of intervals that contain the true p is "
@@ -272,22 +289,23 @@ def property_summary(*, mae: dict, coverage: dict, width: dict, delta: float, ge
         + (f"The corrected intervals keep the promise, at a price: their mean width is {width[corrected]:.2f}, "
            f"against {width[naive]:.2f} for the naive ones, because the reader's rates were measured on only "
            f"{reader_rates.n_pos} + {reader_rates.n_neg} held-out images and eq. 15 divides by TPR - FPR."
-           if coverage[corrected] >= 1 - delta else
+           if meets_aim(coverage[corrected], 1 - delta, at_most=False) else
            f"The corrected intervals fall short of it: the bound covers sampling error (eps = {eps:.3f} at "
            f"N = {n_per_query}) and the reader's measured rates, not a generator whose samples carry another "
            "proportion than its training data, nor a reader whose rates differ on generated images."),
         "**The generators' own bias** (the proportion in their samples as an oracle that knows the colour noise "
         "reads it, against p): " + ", ".join(f"{g} {b:.3f} on average" for g, b in generator_bias.items())
         + ". Whatever the receiver does, this much error comes from the generator itself.",
-        f"Hoeffding's sample size for an error of at most 0.05 with probability 0.95 is "
-        f"{hoeffding_sample_size(0.05, 0.05)} samples (eq. 13); the paper's queries of N = {n_per_query} give "
+        f"Hoeffding's sample size for an error of at most {ex['eps']:g} with probability {1 - ex['delta']:g} is "
+        f"{hoeffding_sample_size(ex['eps'], ex['delta'])} samples (eq. 13); the paper's queries of N = {n_per_query} give "
         f"eps = {eps:.3f} at delta = {delta}.",
     ]
     return "\n\n".join(text)
 
 
 # ----------------------------------------------------------------------------- 06 fairness poisoning
-def fairness_summary(table, *, level: float = 0.05, max_accuracy_loss: float = 0.05) -> str:
+def fairness_summary(table, *, level: float = LEVEL,
+                     max_accuracy_loss: float = reference.FAIRNESS_MAX_ACCURACY_LOSS) -> str:
     """Notebook 06: does poisoning degrade fairness with under ``max_accuracy_loss`` of accuracy
     (the paper's claim), for each method at its largest alpha, judged by paired bootstrap
     intervals against the unpoisoned sharer on the same test images; can the receiver detect
@@ -301,8 +319,8 @@ def fairness_summary(table, *, level: float = 0.05, max_accuracy_loss: float = 0
         top = first[first.method == method].sort_values("alpha").iloc[-1]
         dp_lo, dp_hi = top["demographic_parity_difference_change_ci"]
         acc_lo, acc_hi = top["accuracy_change_ci"]
-        degraded = dp_lo > 0
-        small_loss = acc_lo > -max_accuracy_loss
+        degraded = interval_vs(dp_lo, dp_hi, 0.0) == ABOVE
+        small_loss = interval_vs(acc_lo, acc_hi, -max_accuracy_loss) == ABOVE
         holds = degraded and small_loss
         text.append(
             f"**{method}** at alpha = {top['alpha']:g}: P(label = ink) in the training set is "
@@ -312,14 +330,15 @@ def fairness_summary(table, *, level: float = 0.05, max_accuracy_loss: float = 0
             f"Against the unpoisoned sharer, on the same test digits, the demographic-parity difference changes by "
             f"{top['demographic_parity_difference_change']:+.3f} (95% CI [{dp_lo:+.3f}, {dp_hi:+.3f}]) and accuracy by "
             f"{top['accuracy_change']:+.3f} ([{acc_lo:+.3f}, {acc_hi:+.3f}]): "
-            + ("the paper's claim, unfairness at under 5% accuracy loss, **holds** here." if holds else
+            + (f"the paper's claim, unfairness at under {max_accuracy_loss:.0%} accuracy loss, **holds** here."
+               if holds else
                "the paper's claim does **not** hold here"
                + (f" (fairness degrades, but the accuracy loss may reach {max_accuracy_loss:.0%} or more)." if degraded
                   else " (the fairness gap does not clearly grow)."))
             + f" The receiver's permutation test finds ink and class dependent in the samples with p = "
-            f"{top['detection_p']:.4f} ({'detected' if top['detection_p'] < level else 'not detected'} at level {level}); "
+            f"{top['detection_p']:.4f} ({'detected' if value_vs(top['detection_p'], level) == BELOW else 'not detected'} at level {level}); "
             + (f"ThresholdOptimizer brings the gap to {top['mitigated_demographic_parity_difference']:.3f} at accuracy "
-               f"{top['mitigated_accuracy']:.3f}." if top["mitigated_accuracy"] == top["mitigated_accuracy"] else
+               f"{top['mitigated_accuracy']:.3f}." if not np.isnan(top["mitigated_accuracy"]) else
                "ThresholdOptimizer could not be fitted on these samples (an ink group with a single class)."))
     return "\n\n".join(text)
 

@@ -22,6 +22,7 @@ from ..data.colored import ColouredPopulation, colour_rule, colour_rule_rates
 from ..data.images import ImageSet
 from ..diffusion.mixture import GaussianMixtureGenerator  # noqa: F401  (re-exported for notebook 05)
 from ..diffusion.trained import TrainedModel, train_models
+from ..evaluation.estimates import mean_absolute_error
 from .sharing import SharerParams
 
 
@@ -146,10 +147,7 @@ def error_by_sample_size(labels, p_true: float, sizes, rates: ReaderRates | None
     out = {}
     for n in sizes:
         n = check_int(n, "each sample size", low=1, high=len(labels))
-        errs = []
-        for _ in range(n_repeats):
-            chunk = labels[rng.choice(len(labels), n, replace=False)]
-            e = naive_estimate(chunk, delta) if rates is None else corrected_estimate(chunk, rates, delta)
-            errs.append(abs(e.value - p_true))
-        out[n] = float(np.mean(errs))
+        chunks = [labels[rng.choice(len(labels), n, replace=False)] for _ in range(n_repeats)]
+        estimates = [naive_estimate(c, delta) if rates is None else corrected_estimate(c, rates, delta) for c in chunks]
+        out[n] = mean_absolute_error({p_true: estimates}, {p_true: p_true})
     return out

@@ -1,16 +1,55 @@
-"""One rule for "beats / loses to / is not distinguishable from", on the paired bootstrap."""
+"""One rule for every verdict: an interval (or a number) against a threshold, "beats / loses to /
+is not distinguishable from" on the paired bootstrap, aims and overlaps by the same rule; a
+bound exactly at the threshold straddles it, 1e-12 beyond it decides."""
 
 from __future__ import annotations
 
 import numpy as np
 import pytest
 
-from mialib.evaluation.compare import BEATS, LOSES, TIE, compare, describe, verdict
+from mialib.evaluation.compare import (ABOVE, BEATS, BELOW, LOSES, STRADDLES, TIE, compare, describe, interval_vs,
+                                      meets_aim, overlap, value_vs, verdict)
 from mialib.metrics import paired_auc_difference
 
 
+T, E = 0.6, 1e-12
+
+
+@pytest.mark.parametrize("lo, hi, want", [
+    (0.7, 0.8, ABOVE), (T + E, 0.8, ABOVE), (T, 0.8, STRADDLES), (T - E, 0.8, STRADDLES),
+    (0.4, 0.5, BELOW), (0.4, T - E, BELOW), (0.4, T, STRADDLES), (0.4, T + E, STRADDLES),
+    (0.5, 0.7, STRADDLES), (T, T, STRADDLES), (float("nan"), 0.8, STRADDLES)])
+def test_interval_vs_threshold_a_bound_at_the_threshold_straddles(lo, hi, want):
+    assert interval_vs(lo, hi, T) == want
+
+
+def test_interval_vs_refuses_a_reversed_interval():
+    with pytest.raises(ValueError, match="lower end above"):
+        interval_vs(0.7, 0.6, 0.5)
+
+
+@pytest.mark.parametrize("value, want", [(T + E, ABOVE), (T, STRADDLES), (T - E, BELOW), (float("nan"), STRADDLES)])
+def test_value_vs_is_the_one_point_interval(value, want):
+    assert value_vs(value, T) == want == interval_vs(value, value, T)
+
+
+@pytest.mark.parametrize("value, at_most, want", [
+    (0.05 - E, True, True), (0.05, True, True), (0.05 + E, True, False), (float("nan"), True, False),
+    (0.05 + E, False, True), (0.05, False, True), (0.05 - E, False, False), (float("nan"), False, False)])
+def test_meets_aim_a_value_at_its_aim_meets_it(value, at_most, want):
+    assert meets_aim(value, 0.05, at_most=at_most) is want
+
+
+@pytest.mark.parametrize("a, b, want", [
+    ((0.1, 0.3), (0.2, 0.4), True), ((0.1, 0.4), (0.2, 0.3), True), ((0.1, 0.2), (0.2, 0.3), True),
+    ((0.1, 0.2 - E), (0.2, 0.3), False), ((0.2 + E, 0.3), (0.1, 0.2), False), ((0.1, 0.2), (0.3, 0.4), False)])
+def test_overlap_touching_ends_overlap(a, b, want):
+    assert overlap(a, b) is want and overlap(b, a) is want
+
+
 @pytest.mark.parametrize("ci, want", [([0.01, 0.2], BEATS), ([-0.2, -0.01], LOSES), ([-0.1, 0.1], TIE),
-                                      ([0.0, 0.1], TIE), ([-0.1, 0.0], TIE)])
+                                      ([0.0, 0.1], TIE), ([-0.1, 0.0], TIE), ([E, 0.1], BEATS),
+                                      ([-0.1, -E], LOSES), ([-E, 0.1], TIE)])
 def test_verdict_reads_only_the_interval(ci, want):
     assert verdict({"difference": 0.05, "ci": ci}) == want
 

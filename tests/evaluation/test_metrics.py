@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 from sklearn.metrics import roc_auc_score
 
+from mialib.data.external import load_external_terrors
 from mialib.evaluation import reference
 from mialib.metrics import (best_threshold, evaluate, fpr_key, metrics_table, roc,
                             threshold_at_fpr)
@@ -127,7 +128,7 @@ def test_external_secmi_terrors(dataset):
     """A real, externally produced case: third-party SecMI t-errors of CIFAR DDPMs
     (25k members / 25k non-members). evaluate() must agree with scikit-learn and with an
     independent sort-based computation of ASR and TPR at low FPR."""
-    m, n = reference.load_external_terrors(dataset)
+    m, n = load_external_terrors(dataset)
     assert len(m) == len(n) == 25_000 and np.all(m <= 0)
     r = evaluate(m, n, n_boot=0)
     y = np.r_[np.ones(len(m)), np.zeros(len(n))]

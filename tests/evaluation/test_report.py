@@ -7,7 +7,7 @@ import pytest
 
 from mialib.attacks import NoiseAggregation
 from mialib.evaluation import report
-from mialib.evaluation.sweeps import Sweep
+from mialib.experiments.sweeps import Sweep
 
 
 def _r(auc, lo=None, hi=None, **kw):
@@ -131,3 +131,88 @@ def test_property_summary_states_aim_and_coverage():
     text = report.property_summary(mae=dict(zip(names, (0.14, 0.09))), coverage=dict(zip(names, (0.3, 0.8))),
                                    width=dict(zip(names, (0.19, 0.6))), **kw)
     assert "misses the aim" in text and "fall short of it" in text
+
+
+def test_chance_text_a_bound_at_the_threshold_does_not_count():
+    assert report.chance_text(_r(0.7, 0.6, 0.8)) == "above"
+    assert report.chance_text(_r(0.7, 0.6 + 1e-12, 0.8)) == "well above"
+    assert report.chance_text(_r(0.7, 0.5, 0.8)) == "not clearly above"
+    assert report.chance_text(_r(0.7, 0.5 + 1e-12, 0.8)) == "above"
+
+
+def test_training_summary_thresholds_are_strict():
+    assert "moderate" in report.training_summary(0.03, 64, 0.75, 0.8, 1.9)
+    assert "reproduces" in report.training_summary(0.03, 64, 0.75 + 1e-12, 0.8, 1.9)
+    assert "no clear preference" in report.training_summary(0.03, 64, 0.55, 0.8, 1.9)
+
+
+def test_split_summary_p_at_the_level_is_consistent():
+    assert "consistent with one population" in report.split_summary(1, 1, 1, 1, 1, 0.05)
+    assert "differ more than usual" in report.split_summary(1, 1, 1, 1, 1, 0.05 - 1e-12)
+
+
+def test_secmi_summary_reads_the_default_t_sec_from_the_settings_class():
+    from mialib.attacks import SecMI
+    text = _secmi_text(_diff(-0.07, -0.1, -0.04), _diff(-0.01, -0.03, 0.01))
+    assert f"at the paper's default t_sec = {SecMI().t_sec} it is" in text
+
+
+def test_property_summary_at_the_aim_and_at_the_promised_coverage():
+    from mialib.attacks.property import ReaderRates
+    from mialib.evaluation import reference
+    names = ("classifier (naive)", "classifier (corrected)")
+    kw = dict(delta=0.05, generator_bias={"d": 0.07}, reader_rates=ReaderRates(0.8, 0.15, 130, 130),
+              n_per_query=200, n_queries=10, width=dict(zip(names, (0.19, 0.6))))
+    aim = reference.PROPERTY_MAE_AIM
+    text = report.property_summary(mae=dict(zip(names, (0.14, aim))), coverage=dict(zip(names, (0.3, 0.95))), **kw)
+    assert f"reaches the aim** of a mean absolute error of at most {aim:.2f}" in text and "keep the promise" in text
+    text = report.property_summary(mae=dict(zip(names, (0.14, aim + 1e-12))),
+                                   coverage=dict(zip(names, (0.3, 0.95 - 1e-12))), **kw)
+    assert "misses the aim" in text and "fall short of it" in text
+    ex = reference.HOEFFDING_EXAMPLE
+    assert f"error of at most {ex['eps']:g} with probability {1 - ex['delta']:g} is 738 samples" in text
+
+
+def _fairness_table(dp_ci, acc_ci, detection_p, mitigated_accuracy=0.9):
+    import pandas as pd
+    rows = [dict(method="none", alpha=0.0, seed=0, accuracy=0.95, demographic_parity_difference=0.02)]
+    for alpha in (0.2, 0.4):
+        rows.append(dict(method="mi_greedy", alpha=alpha, seed=0, accuracy=0.93, demographic_parity_difference=0.15,
+                         p_label_equals_s=0.7, i_sy=0.12, i_sy_closed_form=0.119, i_xy=0.9, i_xy_pool=0.95,
+                         utility_within_10pct=True, demographic_parity_difference_change=0.13 * alpha,
+                         demographic_parity_difference_change_ci=dp_ci, accuracy_change=-0.013,
+                         accuracy_change_ci=acc_ci, detection_p=detection_p,
+                         mitigated_demographic_parity_difference=0.03, mitigated_accuracy=mitigated_accuracy))
+    rows.append(dict(rows[-1], seed=1, alpha=0.5))  # a later seed's rows are not quoted
+    return pd.DataFrame(rows)
+
+
+def test_fairness_summary_judges_the_claim_by_the_paired_intervals():
+    text = report.fairness_summary(_fairness_table((0.056, 0.197), (-0.048, 0.02), 0.001))
+    assert "accuracy 0.950 on real test digits" in text and "**mi_greedy** at alpha = 0.4" in text
+    assert "changes by +0.052 (95% CI [+0.056, +0.197])" in text and "alpha = 0.5" not in text
+    assert "unfairness at under 5% accuracy loss, **holds** here" in text
+    assert "p = 0.0010 (detected at level 0.05)" in text and "gap to 0.030 at accuracy 0.900" in text
+    text = report.fairness_summary(_fairness_table((0.056, 0.197), (-0.05, 0.02), 0.05, float("nan")))
+    assert "does **not** hold here (fairness degrades, but the accuracy loss may reach 5% or more)" in text
+    assert "(not detected at level 0.05)" in text and "could not be fitted" in text
+    text = report.fairness_summary(_fairness_table((0.056, 0.197), (-0.05 + 1e-12, 0.02), 0.05 - 1e-12))
+    assert "**holds** here" in text and "(detected at level 0.05)" in text
+    text = report.fairness_summary(_fairness_table((0.0, 0.197), (-0.01, 0.02), 0.5))
+    assert "(the fairness gap does not clearly grow)" in text
+    text = report.fairness_summary(_fairness_table((1e-12, 0.197), (-0.08, 0.02), 0.5), max_accuracy_loss=0.1)
+    assert "unfairness at under 10% accuracy loss, **holds** here" in text
+
+
+def test_text_to_image_summary_names_what_the_true_caption_changes():
+    from mialib.evaluation import reference
+    res = {"ground truth": {"a": _r(0.8), "b": _r(0.7)}, "empty prompt": {"a": _r(0.7), "b": _r(0.6)}}
+    diffs = {"a": {"empty prompt": _diff(0.1, 0.05, 0.15)}, "b": {"empty prompt": _diff(-0.1, -0.15, -0.05)}}
+    text = report.text_to_image_summary(results=res, diffs=diffs, labels={"a": "A", "b": "B"},
+                                        reference_auc=reference.stable_diffusion_reference())
+    assert "the strongest attack is **A** (AUC 0.800 [0.780, 0.820]); B 0.700." in text
+    assert "for A, lowers it for B; A +0.100 [+0.050, +0.150]; B -0.100 [-0.150, -0.050]." in text
+    assert "Stable Diffusion v1.4: SecMI_stat AUC 0.707, noise aggregation ASR 0.701 (real LAION" in text
+    diffs = {"a": {"empty prompt": _diff(0.1, 0.0, 0.15)}, "b": {"empty prompt": _diff(-0.1, -0.15, 0.0)}}
+    text = report.text_to_image_summary(results=res, diffs=diffs, labels={"a": "A", "b": "B"})
+    assert "for no attack;" in text and "Stable Diffusion" not in text

@@ -9,7 +9,7 @@ import torch
 
 from mialib.attacks import DiffusionTarget, NoiseAggregation, SecMI, score_split
 from mialib.diffusion.controls import memorizing_eps_fn
-from mialib.evaluation.sweeps import Sweep, sweep_attack, sweep_boot, sweep_values, tune_on_calibration
+from mialib.experiments.sweeps import Sweep, sweep_attack, sweep_boot, sweep_values, tune_on_calibration
 from mialib.metrics import evaluate
 
 

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from typing import Callable, Sequence
 
 from ..attacks.scoring import score_part, score_split
-from .metrics import evaluate
+from ..evaluation.metrics import evaluate
 
 SUMMARY_KEYS = ("auc", "asr", "tpr@1%fpr", "tpr@0.1%fpr", "ci")
 
