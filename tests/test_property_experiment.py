@@ -104,3 +104,16 @@ def test_error_curves_keep_the_sizes_the_labels_can_supply():
     assert bounds["eps / (TPR - FPR)"][10] == pytest.approx(bounds["Hoeffding eps(N, 0.05)"][10] / 0.6)
     with pytest.raises(ValueError, match="no sample size"):
         error_curves(labels, 0.4, [1000], rates, delta=0.05)
+
+
+def test_sharer_and_mixture_samples_are_seeded_per_sharer():
+    from mialib.core.seeding import make_generator
+    from mialib.experiments.property import sample_mixtures, sample_sharers
+    pop = coloured_population(seed=1)
+    params = PropertyParams(n_train=20, train_steps=2, sample_steps=2)
+    sharers = train_sharer_models(pop, [0.25, 0.75], params, seed=0, device="cpu", progress=False)
+    got = sample_sharers(sharers, 3, steps=2, seed=5)
+    assert torch.equal(got[0.75], sharers[0.75].model.sample(3, steps=2, generator=make_generator(6)))
+    mixed = sample_mixtures(sharers, 4, n_components=2, seed=0)
+    ref = GaussianMixtureGenerator.fit(sharers[0.25].training.images, 2, seed=0).sample(4, seed=0)
+    assert list(mixed) == [0.25, 0.75] and torch.equal(mixed[0.25], ref)

@@ -18,9 +18,10 @@ import torch
 from ..attacks.property import (Estimate, PropertyReader, ReaderRates, corrected_estimate, hoeffding_epsilon,
                                 naive_estimate, query_estimates)
 from ..core.checks import check_float, check_int
+from ..core.seeding import make_generator
 from ..data.colored import ColouredPopulation, colour_rule, colour_rule_rates
 from ..data.images import ImageSet
-from ..diffusion.mixture import GaussianMixtureGenerator  # noqa: F401  (re-exported for notebook 05)
+from ..diffusion.mixture import GaussianMixtureGenerator
 from ..diffusion.trained import TrainedModel, train_models
 from ..evaluation.estimates import mean_absolute_error
 from .sharing import SharerParams
@@ -70,6 +71,20 @@ def train_sharer_models(pop: ColouredPopulation, p_grid, params: PropertyParams,
             for p, ds in sets.items()]
     models = train_models(jobs, device=device, progress=progress, desc="sharer models")
     return {p: SharerModel(p, sets[p], m) for (p, m) in zip(grid, models)}
+
+
+def sample_sharers(sharers: dict, n: int, *, steps: int, seed: int) -> dict[float, torch.Tensor]:
+    """``n`` samples of each sharer's model (p -> images), by DDIM with ``steps`` steps; the
+    sharer at position i of the grid draws its initial noise from seed + i."""
+    return {p: sh.model.sample(n, steps=steps, generator=make_generator(seed + i))
+            for i, (p, sh) in enumerate(sharers.items())}
+
+
+def sample_mixtures(sharers: dict, n: int, *, n_components: int, seed: int) -> dict[float, torch.Tensor]:
+    """``n`` samples of a Gaussian mixture (:class:`mialib.diffusion.mixture.GaussianMixtureGenerator`)
+    fitted to each sharer's training images: another generator on the same data (p -> images)."""
+    return {p: GaussianMixtureGenerator.fit(sh.training.images, n_components, seed=seed).sample(n, seed=seed)
+            for p, sh in sharers.items()}
 
 
 @dataclass

@@ -8,10 +8,10 @@ import math
 import numpy as np
 import pytest
 
-import mialib.property as mp
+import mialib.attacks.property as mp
+from mialib.attacks.property import (ReaderRates, corrected_estimate, corrected_proportion, hoeffding_epsilon,
+                                     hoeffding_sample_size, naive_estimate, query_estimates)
 from mialib.evaluation.estimates import coverage
-from mialib.property import (ReaderRates, corrected_estimate, corrected_proportion, hoeffding_epsilon,
-                             hoeffding_sample_size, naive_estimate, query_estimates)
 
 
 def test_closed_forms():

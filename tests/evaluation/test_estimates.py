@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import pytest
 
-import mialib.property as mp
 from mialib.attacks.property import Estimate
 from mialib.evaluation.estimates import coverage, mean_absolute_error, mean_interval_width
 
@@ -24,9 +23,3 @@ def test_coverage_counts_intervals_holding_the_truth():
 
 def test_mean_interval_width():
     assert mean_interval_width(EST) == pytest.approx((0.3 + 0.04 + 0.4) / 3)
-
-
-def test_the_property_facade_still_offers_them():
-    assert (mp.mean_absolute_error, mp.coverage, mp.mean_interval_width) == (mean_absolute_error, coverage,
-                                                                             mean_interval_width)
-    assert {"mean_absolute_error", "coverage", "hoeffding_epsilon"} <= set(mp.__all__)
