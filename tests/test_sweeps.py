@@ -64,3 +64,28 @@ def test_tuning_looks_only_at_the_calibration_split(setup):
     assert set(aucs) == {10, 20, 50}  # 25 is no multiple of k = 10
     assert best == max(aucs, key=aucs.get)
     assert all(0.0 <= a <= 1.0 for a in aucs.values())
+
+
+def test_skipped_notes_name_each_skipped_value_and_why(setup):
+    data, target = setup
+    sw = sweep_attack(NoiseAggregation(m=10, K=3), "t", [10, 20], target, data, seed=3, n_boot=0)
+    note = sw.skipped_note()
+    assert note == f"t: 1 value(s) scored; skipped 10 ({sw.reasons[10]})" and "below step 0" in note
+    full = sweep_attack(NoiseAggregation(m=10, K=3), "t", [20, 40], target, data, seed=3, n_boot=0)
+    assert full.skipped_note() == "t: 2 value(s) scored, none skipped"
+    from mialib.experiments.sweeps import skipped_notes
+    assert skipped_notes({"a": sw, "b": full}) == note + "\n" + full.skipped_note()
+
+
+def test_the_metric_sweep_reuses_the_noises(setup):
+    data, target = setup
+    from mialib.attacks.scoring import part_generator
+    from mialib.experiments.sweeps import sweep_aggregation_metric
+    na = NoiseAggregation(t=40, m=10, K=3)
+    noises = {p: na.noises(target, getattr(data, p), generator=part_generator(3, p)) for p in ("members", "nonmembers")}
+    with target.counting() as q:
+        sw = sweep_aggregation_metric(na, noises, ["l2", "l1"], n_boot=0, seed=3)
+    assert q.total == 0 and list(sw.results) == ["l2", "l1"]
+    # equal to scoring the attack with that metric from scratch (same noise)
+    direct = score_split(na.replace(metric="l1"), target, data, seed=3, calibration=False)
+    assert sw.results["l1"]["auc"] == evaluate(*direct.evaluation, n_boot=0)["auc"]

@@ -44,6 +44,13 @@ class Sweep:
     def values(self, key: str) -> list:
         return [r[key] for r in self.results.values()]
 
+    def skipped_note(self) -> str:
+        """One line for the reader: how many values were scored, and each skipped one with why."""
+        head = f"{self.parameter}: {len(self.results)} value(s) scored"
+        if not self.skipped:
+            return head + ", none skipped"
+        return head + "; skipped " + "; ".join(f"{v} ({self.reasons[v]})" for v in self.skipped)
+
     def summary(self, keys: Sequence[str] = SUMMARY_KEYS) -> dict:
         """{str(value): {key: metric}} for a results file."""
         return {str(v): {k: r[k] for k in keys} for v, r in self.results.items()}
@@ -72,6 +79,21 @@ def sweep_values(parameter: str, values, score_fn: Callable, *, n_boot: int, see
             continue
         out.results[v] = evaluate(*scores, n_boot=n_boot, seed=seed)
     return out
+
+
+def skipped_notes(sweeps: dict) -> str:
+    """:meth:`Sweep.skipped_note` of every sweep (name -> :class:`Sweep`), one per line."""
+    return "\n".join(sw.skipped_note() for sw in sweeps.values())
+
+
+def sweep_aggregation_metric(attack, noises: dict, metrics, *, n_boot: int, seed: int) -> Sweep:
+    """Noise aggregation's aggregation metric varied over ``metrics`` on noises collected once
+    (``noises``: "members" and "nonmembers" -> Tensor[N, K, ...] from :meth:`NoiseAggregation.noises`):
+    the metric only changes how the K noises are aggregated, so no model query is repeated."""
+    def score(name):
+        cfg = attack.replace(metric=name)
+        return cfg.scores_from_noises(noises["members"]), cfg.scores_from_noises(noises["nonmembers"])
+    return sweep_values("metric", list(metrics), score, n_boot=n_boot, seed=seed)
 
 
 def _variant(attack, parameter: str, value, target):
