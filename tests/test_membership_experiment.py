@@ -96,3 +96,16 @@ def test_training_line_says_where_the_model_came_from(exp_root):
     assert training_line(first).startswith("trained: ") and training_line(again).startswith("loaded from cache: ")
     n = first.record["n_parameters"]
     assert f"{n:,} parameters, 5 steps of 4 images on 20 images = 1 epochs" in training_line(first)
+
+
+def test_noises_collected_once_give_the_scores_of_score_split(exp_root):
+    from mialib.attacks import NoiseAggregation, score_split
+    from mialib.experiments.membership import MembershipExperiment
+    exp = MembershipExperiment.open(seed=0, target=PARAMS, progress=False)
+    na = NoiseAggregation(t=40, m=10, K=3)
+    noises, q = exp.collect_noises(na, seed=2)
+    assert q == na.queries() and noises["members"].shape[:2] == (16, 3)
+    got = exp.scores_from_noises(na, noises, seed=2)
+    want = score_split(na, exp.target, exp.data, seed=2)
+    for part in ("members", "nonmembers", "cal_members", "cal_nonmembers"):
+        assert torch.equal(getattr(got, part), getattr(want, part)), part

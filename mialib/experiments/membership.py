@@ -21,6 +21,7 @@ from typing import Mapping
 import torch
 
 from ..attacks.registry import attack_settings
+from ..attacks.scoring import SplitScores, part_generator, score_part
 from ..core.config import Config
 from ..data import loaders, splits
 from ..data.images import ImageSet
@@ -201,6 +202,25 @@ class MembershipExperiment:
                 f"{rec['n_training_images']} images ({'cache' if self.model.from_cache else 'trained now'}); "
                 f"{len(d.members)} members / {len(d.nonmembers)} non-members, calibration "
                 f"{len(d.cal_members)} / {len(d.cal_nonmembers)}")
+
+    def collect_noises(self, attack, *, seed: int, parts=("members", "nonmembers")) -> tuple[dict, float]:
+        """The K predicted noises of noise aggregation (:meth:`NoiseAggregation.noises`) for every
+        image of ``parts``, each part's noise drawn from :func:`mialib.attacks.scoring.part_generator`
+        as :func:`score_split` draws it: (part -> Tensor[N, K, ...], model queries per image)."""
+        n = sum(len(self.data.part(p)) for p in parts)
+        with self.target.counting(n) as q:
+            noises = {p: attack.noises(self.target, self.data.part(p), generator=part_generator(seed, p))
+                      for p in parts}
+        return noises, q.per_sample
+
+    def scores_from_noises(self, attack, noises: dict, *, seed: int) -> SplitScores:
+        """The :class:`SplitScores` that :func:`score_split` gives ``attack``, with the evaluation
+        parts' scores computed from ``noises`` (:meth:`collect_noises`, no query repeated) and the
+        calibration parts scored with their own part seeds."""
+        cal = (score_part(attack, self.target, self.data.part(p), seed=seed, part=p)
+               for p in ("cal_members", "cal_nonmembers"))
+        return SplitScores(attack.scores_from_noises(noises["members"]),
+                           attack.scores_from_noises(noises["nonmembers"]), *cal)
 
     @property
     def epochs(self) -> float:

@@ -1,0 +1,79 @@
+"""Notebook 04's comparison of every attack on one target, the parts that are more than one call:
+SecMI_NNs scored and timed on the same split as the per-image attacks, each attack's timestep
+tuned on the calibration split (:func:`tune_timesteps`), and the attacks whose papers report
+numbers to set beside ours (:func:`reported_attacks`).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from ..attacks.registry import ATTACKS, AttackInfo
+from ..attacks.scoring import score_split
+from ..attacks.secmi import NNsResult, secmi_nns
+from ..core.progress import stopwatch
+from ..evaluation.compare import compare
+from ..evaluation.metrics import evaluate
+from .sweeps import tune_on_calibration
+
+
+def reported_attacks() -> dict[str, AttackInfo]:
+    """The registry's attacks whose papers report numbers (:mod:`mialib.evaluation.reference`)."""
+    return {name: info for name, info in ATTACKS.items() if info.reference}
+
+
+def run_secmi_nns(target, data, settings: dict, *, seed: int, progress: bool = True) -> tuple[NNsResult, float]:
+    """SecMI_NNs (:func:`mialib.attacks.secmi_nns`) at SecMI_stat's t_sec and k and the
+    ``secmi_nns`` classifier recipe of ``settings``, on the evaluation members and non-members of
+    ``data``: (its result, seconds per 1000 evaluation images, classifier training included)."""
+    secmi = settings["secmi_stat"]
+    with stopwatch() as sw:
+        nns = secmi_nns(target, data.members, data.nonmembers, t_sec=secmi.t_sec, k=secmi.k, seed=seed,
+                        progress=progress, **settings["secmi_nns"].to_dict())
+    return nns, 1000 * sw.seconds / (len(data.members) + len(data.nonmembers))
+
+
+@dataclass
+class Tuning:
+    """Each attack's timestep chosen on the calibration split (``chosen``: name -> value), its
+    scores on the evaluation parts at that value, and their metrics."""
+
+    chosen: dict
+    scores: dict
+    results: dict
+
+    def comparison(self, a: str, b: str, *, n_boot: int, seed: int) -> dict | None:
+        """The paired AUC difference of tuned ``a`` minus tuned ``b`` (:func:`.compare.compare`), or
+        None when either was not tuned."""
+        if a not in self.scores or b not in self.scores:
+            return None
+        return compare(self.scores[a], self.scores[b], n_boot=n_boot, seed=seed)
+
+
+def check_tuning_grid(grid) -> dict:
+    """``grid`` (attack name -> list of timesteps) after checking it names registry attacks and
+    gives each a non-empty list."""
+    if not isinstance(grid, dict):
+        raise ValueError(f"tuning_grid must map attack names to lists of timesteps, got {type(grid).__name__}")
+    unknown = sorted(set(grid) - set(ATTACKS))
+    if unknown:
+        raise ValueError(f"tuning_grid names unknown attacks {unknown}; known: {sorted(ATTACKS)}")
+    empty = sorted(n for n, values in grid.items() if not isinstance(values, list) or not values)
+    if empty:
+        raise ValueError(f"tuning_grid must give each attack a non-empty list of timesteps; not so for {empty}")
+    return grid
+
+
+def tune_timesteps(settings: dict, grid: dict, target, data, *, seed: int, n_boot: int) -> Tuning:
+    """For each attack of ``grid`` (name -> timesteps), its main timestep chosen by AUC on the
+    calibration split (:func:`.sweeps.tune_on_calibration`: the evaluation images are never looked
+    at), then scored and evaluated on the evaluation parts at that value."""
+    chosen, scores, results = {}, {}, {}
+    for name, values in check_tuning_grid(grid).items():
+        step = ATTACKS[name].timestep
+        chosen[name], _ = tune_on_calibration(settings[name], step, values, target, data, seed=seed)
+        scores[name] = score_split(settings[name].replace(**{step: chosen[name]}), target, data, seed=seed,
+                                   calibration=False)
+        results[name] = evaluate(*scores[name].evaluation, n_boot=n_boot, seed=seed)
+    return Tuning(chosen, scores, results)
+

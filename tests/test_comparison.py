@@ -1,0 +1,63 @@
+"""Notebook 04's comparison helpers: tuning every attack's timestep on the calibration split,
+SecMI_NNs scored and timed on the split, and the attacks with reported numbers."""
+
+from __future__ import annotations
+
+from types import SimpleNamespace
+
+import pytest
+import torch
+
+from mialib.attacks import ATTACKS, DiffusionTarget, attack_settings, score_split, secmi_nns
+from mialib.diffusion.controls import memorizing_eps_fn
+from mialib.evaluation.compare import compare
+from mialib.experiments.comparison import check_tuning_grid, reported_attacks, run_secmi_nns, tune_timesteps
+from mialib.experiments.sweeps import tune_on_calibration
+from mialib.metrics import evaluate
+
+
+@pytest.fixture
+def setup(digits_split, linear_abar):
+    m, n = digits_split
+    data = SimpleNamespace(members=m[:24], nonmembers=n[:24], cal_members=m[24:], cal_nonmembers=n[24:])
+    return data, DiffusionTarget(memorizing_eps_fn(m, linear_abar, bandwidth=0.1), linear_abar)
+
+
+def test_tuned_timesteps_are_chosen_on_calibration_and_scored_on_evaluation(setup):
+    data, target = setup
+    settings = attack_settings({"noise_aggregation": {"K": 2}})
+    grid = {"naive_loss": [20, 100], "noise_aggregation": [40, 80]}
+    tuning = tune_timesteps(settings, grid, target, data, seed=1, n_boot=10)
+    for name, values in grid.items():
+        step = ATTACKS[name].timestep
+        best, _ = tune_on_calibration(settings[name], step, values, target, data, seed=1)
+        assert tuning.chosen[name] == best
+        want = score_split(settings[name].replace(**{step: best}), target, data, seed=1, calibration=False)
+        assert torch.equal(tuning.scores[name].members, want.members)
+        assert tuning.results[name] == evaluate(*want.evaluation, n_boot=10, seed=1)
+    d = tuning.comparison("noise_aggregation", "naive_loss", n_boot=10, seed=1)
+    assert d == compare(tuning.scores["noise_aggregation"], tuning.scores["naive_loss"], n_boot=10, seed=1)
+    assert tuning.comparison("noise_aggregation", "secmi_stat", n_boot=10, seed=1) is None
+
+
+@pytest.mark.parametrize("grid, match", [
+    ({"naive": [20]}, r"unknown attacks \['naive'\]"), ({"naive_loss": []}, "non-empty list"),
+    ({"naive_loss": 20}, "non-empty list"), ([20], "must map attack names")])
+def test_bad_tuning_grids_are_refused_before_any_query(grid, match):
+    with pytest.raises(ValueError, match=match):
+        check_tuning_grid(grid)
+
+
+def test_secmi_nns_runs_at_secmi_stats_settings(setup):
+    data, target = setup
+    settings = attack_settings({"secmi_stat": {"t_sec": 20}, "secmi_nns": {"epochs": 1, "width": 8}})
+    nns, seconds = run_secmi_nns(target, data, settings, seed=0, progress=False)
+    direct = secmi_nns(target, data.members, data.nonmembers, t_sec=20, k=10, seed=0, epochs=1, width=8,
+                       **{k: v for k, v in settings["secmi_nns"].to_dict().items() if k not in ("epochs", "width")})
+    assert torch.equal(nns.member_scores, direct.member_scores) and seconds > 0
+
+
+def test_reported_attacks_are_those_with_a_reference():
+    got = reported_attacks()
+    assert got and all(info.reference for info in got.values())
+    assert set(got) == {n for n, a in ATTACKS.items() if a.reference} and "pian_proximal" not in got
