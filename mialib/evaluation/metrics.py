@@ -204,3 +204,10 @@ def paired_auc_difference(a: tuple, b: tuple, *, n_boot: int = 1000, ci: float =
     lo, hi = np.percentile(draws, [100 * (1 - ci) / 2, 100 * (1 + ci) / 2])
     return {"difference": diff, "ci": [float(lo), float(hi)], "p_b_better": float(np.mean(draws <= 0)),
             "n_boot": int(n_boot)}
+
+
+def evaluate_split(scores, **kwargs) -> dict:
+    """:func:`evaluate` of a :class:`mialib.attacks.scoring.SplitScores`: its evaluation parts,
+    with its calibration parts (when scored) fitting the calibrated thresholds; ``kwargs`` go
+    to :func:`evaluate` (``n_boot``, ``seed``, ``fprs``, ``ci``)."""
+    return evaluate(*scores.evaluation, calibration=scores.calibration, **kwargs)
