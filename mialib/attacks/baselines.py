@@ -25,8 +25,6 @@ from .config import AttackConfig
 class NaiveLoss(AttackConfig):
     """The naive loss's one setting: its timestep t."""
 
-    USES_RANDOMNESS = True
-
     t: int = 100
 
     def check(self, target) -> None:
@@ -99,13 +97,3 @@ def pia_proximal(target, x0, t: int = PIA.t, p: float = PIA.p, normalize: bool =
         e_t = target.eps(a ** 0.5 * x + (1.0 - a) ** 0.5 * e0, t, c)
         out[sl] = -(e0.double() - e_t.double()).abs().pow(p).flatten(1).sum(1).cpu()
     return out
-
-
-def naive_loss_queries() -> int:
-    """Model queries per image of :func:`naive_loss`."""
-    return NaiveLoss().queries()
-
-
-def pia_queries() -> int:
-    """Model queries per image of :func:`pia_proximal` (t = 0 and t)."""
-    return PIA().queries()

@@ -35,8 +35,6 @@ class NoiseAggregation(AttackConfig):
     number of noises K (= queries per image), injected noise level sigma, injection mode,
     aggregation metric, and the delta of S = -log(C + delta)."""
 
-    USES_RANDOMNESS = True
-
     t: int = 80
     m: int = 10
     K: int = 5
@@ -74,7 +72,7 @@ class NoiseAggregation(AttackConfig):
         return noise_aggregation_scores(noises, self.metric, self.delta)
 
 
-_NA = NoiseAggregation()
+_NA = NoiseAggregation  # the functions' defaults are the class's
 
 
 def check_walk(target, t: int, m: int, K: int) -> None:
@@ -84,11 +82,6 @@ def check_walk(target, t: int, m: int, K: int) -> None:
     if t - (K - 1) * m < 0:
         raise ValueError(f"K={K} steps of stride m={m} from t={t} go below step 0: need "
                          f"t >= (K-1)*m = {(K - 1) * m}")
-
-
-def noise_aggregation_queries(K: int = _NA.K) -> int:
-    """Model queries per image: one per collected noise."""
-    return _NA.replace(K=K).queries()
 
 
 def inject_noise(target, x0: torch.Tensor, t: int, noise: torch.Tensor, sigma: float = _NA.sigma,
@@ -110,7 +103,7 @@ def noise_aggregation_noises(target, x0, t: int = _NA.t, m: int = _NA.m, K: int 
     if not isinstance(generator, (torch.Generator, type(None))):
         raise ValueError(f"generator must be a torch.Generator or None, got {type(generator).__name__}")
     check_int(K, "K", low=1)
-    _NA.replace(t=t, m=m, sigma=sigma, injection=injection)  # types and ranges of the others
+    NoiseAggregation(t=t, m=m, sigma=sigma, injection=injection)  # types and ranges of the others
     check_walk(target, t, m, K)
     x0, cond = target.prepare(x0, cond)
     noise = torch.randn(x0.shape, generator=generator, dtype=torch.float32)

@@ -53,11 +53,6 @@ class SecMI(AttackConfig):
         return secmi_stat(target, x0, self.t_sec, self.k, cond=cond)
 
 
-def secmi_queries(t_sec: int = SecMI.t_sec, k: int = SecMI.k) -> int:
-    """Model queries per image of one t-error: (t_sec / k - 1) inversion steps + 2."""
-    return SecMI(t_sec=t_sec, k=k).queries()
-
-
 def secmi_error_maps(target, x0, t_sec: int = SecMI.t_sec, k: int = SecMI.k,
                      cond=None) -> torch.Tensor:
     """x^ - x~ per element (Tensor[N, C, H, W], float32, CPU; in latent space for a latent
@@ -115,4 +110,4 @@ def secmi_nns(target, member_x0, nonmember_x0, *, t_sec: int = SecMI.t_sec, k: i
     n_maps = secmi_error_maps(target, nonmember_x0, t_sec, k, nonmember_cond).abs()
     res = heldout_classifier_scores(m_maps, n_maps, recipe, seed=seed, device=target.device,
                                     progress=progress, desc="SecMI_NNs")
-    return NNsResult(**vars(res), queries_per_sample=secmi_queries(t_sec, k))
+    return NNsResult(**vars(res), queries_per_sample=SecMI(t_sec=t_sec, k=k).queries())
