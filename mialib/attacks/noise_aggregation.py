@@ -24,6 +24,7 @@ import torch
 
 from ..core.checks import check_choice, check_float, check_int
 from .aggregation import METRICS, spread, spread_to_score
+from .batching import check_generator, iter_batches
 from .config import AttackConfig
 
 INJECTIONS = ("decoupled", "vp")
@@ -100,17 +101,15 @@ def noise_aggregation_noises(target, x0, t: int = _NA.t, m: int = _NA.m, K: int 
 
     The injected noise is drawn for all N images at once on the CPU from ``generator`` (the
     global torch RNG when None), so scores do not depend on the batch size or the device."""
-    if not isinstance(generator, (torch.Generator, type(None))):
-        raise ValueError(f"generator must be a torch.Generator or None, got {type(generator).__name__}")
+    check_generator(generator)
     check_int(K, "K", low=1)
     NoiseAggregation(t=t, m=m, sigma=sigma, injection=injection)  # types and ranges of the others
     check_walk(target, t, m, K)
     x0, cond = target.prepare(x0, cond)
     noise = torch.randn(x0.shape, generator=generator, dtype=torch.float32)
     out = torch.empty((len(x0), K, *x0.shape[1:]), dtype=torch.float32)
-    for sl in target.batches(len(x0)):
-        c = None if cond is None else cond[sl]
-        x = inject_noise(target, x0[sl], t, noise[sl], sigma, injection)
+    for sl, x, c in iter_batches(target, x0, cond):
+        x = inject_noise(target, x, t, noise[sl], sigma, injection)
         for i in range(K):
             s = t - i * m
             if i + 1 < K:

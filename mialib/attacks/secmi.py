@@ -22,6 +22,7 @@ from dataclasses import dataclass
 
 import torch
 
+from .batching import iter_batches
 from .classifier import SECMI_NNS_CLASSIFIER, HeldoutScores, heldout_classifier_scores
 from .config import AttackConfig
 
@@ -61,9 +62,7 @@ def secmi_error_maps(target, x0, t_sec: int = SecMI.t_sec, k: int = SecMI.k,
     cfg.check(target)
     x0, cond = target.prepare(x0, cond)
     out = torch.empty_like(x0)
-    for sl in target.batches(len(x0)):
-        c = None if cond is None else cond[sl]
-        x = x0[sl]
+    for sl, x, c in iter_batches(target, x0, cond):
         for s in range(0, t_sec - k, k):          # deterministic inversion to t_sec - k
             x, _ = target.ddim(x, s, s + k, c)
         x_tilde = x
