@@ -91,7 +91,7 @@ class NNsResult(HeldoutScores):
     the positions of those images in the inputs, the classifier's training loss, and the
     model queries per image the error maps cost."""
 
-    queries_per_sample: int = 0
+    queries_per_image: int = 0
 
 
 def secmi_nns(target, member_x0, nonmember_x0, *, t_sec: int = SecMI.t_sec, k: int = SecMI.k,
@@ -109,4 +109,4 @@ def secmi_nns(target, member_x0, nonmember_x0, *, t_sec: int = SecMI.t_sec, k: i
     n_maps = secmi_error_maps(target, nonmember_x0, t_sec, k, nonmember_cond).abs()
     res = heldout_classifier_scores(m_maps, n_maps, recipe, seed=seed, device=target.device,
                                     progress=progress, desc="SecMI_NNs")
-    return NNsResult(**vars(res), queries_per_sample=SecMI(t_sec=t_sec, k=k).queries())
+    return NNsResult(**vars(res), queries_per_image=SecMI(t_sec=t_sec, k=k).queries())

@@ -59,7 +59,7 @@ def test_secmi_nns_scores_only_held_out_images(digits_split, linear_abar):
     assert len(res.member_scores) == len(res.member_eval_idx) == 36
     assert len(res.nonmember_scores) == len(res.nonmember_eval_idx) == 36
     assert len(np.unique(res.member_eval_idx)) == 36 and res.member_eval_idx.max() < 48
-    assert res.queries_per_sample == SecMI(t_sec=100, k=10).queries()
+    assert res.queries_per_image == SecMI(t_sec=100, k=10).queries()
     again = secmi_nns(target, members, nonmembers, epochs=1, width=8, seed=3, train_frac=0.25)
     torch.testing.assert_close(res.member_scores, again.member_scores, rtol=0, atol=0)
     with pytest.raises(ValueError, match="train_frac"):
