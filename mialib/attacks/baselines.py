@@ -18,14 +18,13 @@ from dataclasses import dataclass
 import torch
 
 from ..core.checks import check_float
+from .batching import check_generator, iter_batches
 from .config import AttackConfig
 
 
 @dataclass(frozen=True)
 class NaiveLoss(AttackConfig):
     """The naive loss's one setting: its timestep t."""
-
-    USES_RANDOMNESS = True
 
     t: int = 100
 
@@ -67,16 +66,14 @@ def naive_loss(target, x0, t: int = NaiveLoss.t, generator: torch.Generator | No
     """Naive-loss scores (Tensor[N], float64; higher = more likely a member). The noise is
     drawn for all images at once on the CPU from ``generator`` (global RNG when None)."""
     NaiveLoss(t=t).check(target)
-    if not isinstance(generator, (torch.Generator, type(None))):
-        raise ValueError(f"generator must be a torch.Generator or None, got {type(generator).__name__}")
+    check_generator(generator)
     x0, cond = target.prepare(x0, cond)
     noise = torch.randn(x0.shape, generator=generator, dtype=torch.float32)
     a = target.abar(t)
     out = torch.empty(len(x0), dtype=torch.float64)
-    for sl in target.batches(len(x0)):
-        c = None if cond is None else cond[sl]
+    for sl, x, c in iter_batches(target, x0, cond):
         n = noise[sl]
-        e = target.eps(a ** 0.5 * x0[sl] + (1.0 - a) ** 0.5 * n, t, c).cpu()
+        e = target.eps(a ** 0.5 * x + (1.0 - a) ** 0.5 * n, t, c).cpu()
         out[sl] = -(n.double() - e.double()).pow(2).flatten(1).sum(1)
     return out
 
@@ -89,9 +86,8 @@ def pia_proximal(target, x0, t: int = PIA.t, p: float = PIA.p, normalize: bool =
     x0, cond = target.prepare(x0, cond)
     a = target.abar(t)
     out = torch.empty(len(x0), dtype=torch.float64)
-    for sl in target.batches(len(x0)):
-        c = None if cond is None else cond[sl]
-        x = x0[sl].to(target.device)
+    for sl, x, c in iter_batches(target, x0, cond):
+        x = x.to(target.device)
         e0 = target.eps(x, 0, c)
         if normalize:
             mean_abs = e0.abs().flatten(1).mean(1).clamp_min(1e-12).view(-1, 1, 1, 1)
@@ -99,13 +95,3 @@ def pia_proximal(target, x0, t: int = PIA.t, p: float = PIA.p, normalize: bool =
         e_t = target.eps(a ** 0.5 * x + (1.0 - a) ** 0.5 * e0, t, c)
         out[sl] = -(e0.double() - e_t.double()).abs().pow(p).flatten(1).sum(1).cpu()
     return out
-
-
-def naive_loss_queries() -> int:
-    """Model queries per image of :func:`naive_loss`."""
-    return NaiveLoss().queries()
-
-
-def pia_queries() -> int:
-    """Model queries per image of :func:`pia_proximal` (t = 0 and t)."""
-    return PIA().queries()

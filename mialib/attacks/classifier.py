@@ -91,7 +91,6 @@ class ClassifierConfig(Config):
             check_int(getattr(self, name), name, low=1)
 
 
-
 SECMI_NNS_CLASSIFIER = ClassifierConfig()
 BLIND_CLASSIFIER = ClassifierConfig(train_frac=0.5, epochs=30, lr=1e-2, width=16)
 

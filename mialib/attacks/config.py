@@ -28,8 +28,7 @@ class AttackConfig(Config):
     """Settings of one attack. Subclasses add fields and override :meth:`validate`,
     :meth:`check`, :meth:`queries` and (per-image attacks) :meth:`scores`."""
 
-    TIMESTEP: ClassVar[str] = "t"          # the name of its main timestep parameter
-    USES_RANDOMNESS: ClassVar[bool] = False  # whether its scores depend on a generator
+    TIMESTEP: ClassVar[str] = "t"  # the name of its main timestep parameter
 
     def check(self, target) -> None:
         """Checks against ``target``'s schedule (ValueError); the attack runs it before any query."""

@@ -24,6 +24,7 @@ import torch
 
 from ..core.checks import check_choice, check_float, check_int
 from .aggregation import METRICS, spread, spread_to_score
+from .batching import check_generator, iter_batches
 from .config import AttackConfig
 
 INJECTIONS = ("decoupled", "vp")
@@ -34,8 +35,6 @@ class NoiseAggregation(AttackConfig):
     """Noise aggregation's settings (the paper's defaults): injection timestep t, stride m,
     number of noises K (= queries per image), injected noise level sigma, injection mode,
     aggregation metric, and the delta of S = -log(C + delta)."""
-
-    USES_RANDOMNESS = True
 
     t: int = 80
     m: int = 10
@@ -74,7 +73,7 @@ class NoiseAggregation(AttackConfig):
         return noise_aggregation_scores(noises, self.metric, self.delta)
 
 
-_NA = NoiseAggregation()
+_NA = NoiseAggregation  # the functions' defaults are the class's
 
 
 def check_walk(target, t: int, m: int, K: int) -> None:
@@ -84,11 +83,6 @@ def check_walk(target, t: int, m: int, K: int) -> None:
     if t - (K - 1) * m < 0:
         raise ValueError(f"K={K} steps of stride m={m} from t={t} go below step 0: need "
                          f"t >= (K-1)*m = {(K - 1) * m}")
-
-
-def noise_aggregation_queries(K: int = _NA.K) -> int:
-    """Model queries per image: one per collected noise."""
-    return _NA.replace(K=K).queries()
 
 
 def inject_noise(target, x0: torch.Tensor, t: int, noise: torch.Tensor, sigma: float = _NA.sigma,
@@ -107,17 +101,15 @@ def noise_aggregation_noises(target, x0, t: int = _NA.t, m: int = _NA.m, K: int 
 
     The injected noise is drawn for all N images at once on the CPU from ``generator`` (the
     global torch RNG when None), so scores do not depend on the batch size or the device."""
-    if not isinstance(generator, (torch.Generator, type(None))):
-        raise ValueError(f"generator must be a torch.Generator or None, got {type(generator).__name__}")
+    check_generator(generator)
     check_int(K, "K", low=1)
-    _NA.replace(t=t, m=m, sigma=sigma, injection=injection)  # types and ranges of the others
+    NoiseAggregation(t=t, m=m, sigma=sigma, injection=injection)  # types and ranges of the others
     check_walk(target, t, m, K)
     x0, cond = target.prepare(x0, cond)
     noise = torch.randn(x0.shape, generator=generator, dtype=torch.float32)
     out = torch.empty((len(x0), K, *x0.shape[1:]), dtype=torch.float32)
-    for sl in target.batches(len(x0)):
-        c = None if cond is None else cond[sl]
-        x = inject_noise(target, x0[sl], t, noise[sl], sigma, injection)
+    for sl, x, c in iter_batches(target, x0, cond):
+        x = inject_noise(target, x, t, noise[sl], sigma, injection)
         for i in range(K):
             s = t - i * m
             if i + 1 < K:

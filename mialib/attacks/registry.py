@@ -44,14 +44,6 @@ class AttackInfo:
         """The name of its main timestep parameter."""
         return self.config.TIMESTEP
 
-    @property
-    def defaults(self) -> dict:
-        return self.config.to_dict()
-
-    @property
-    def uses_randomness(self) -> bool:
-        return self.config.USES_RANDOMNESS
-
     def configure(self, **overrides) -> AttackConfig:
         """The defaults with ``overrides`` applied (unknown names and wrong types: ValueError)."""
         return self.config.replace(**overrides)
@@ -113,9 +105,3 @@ def run_attack(name: str, target, x0, *, generator: torch.Generator | None = Non
     cfg = get_attack(name).configure(**overrides)
     cfg.check(target)
     return cfg.scores(target, x0, cond=cond, generator=generator)
-
-
-def queries_table() -> list[dict]:
-    """One row per attack: name, label, queries per image at its defaults, paper."""
-    return [{"attack": a.name, "label": a.label, "queries_per_sample": a.queries(), "paper": a.paper}
-            for a in ATTACKS.values()]

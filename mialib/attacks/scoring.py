@@ -19,7 +19,6 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from ..evaluation.metrics import evaluate
 from .config import AttackConfig
 
 SEED_OFFSETS = {"members": 0, "nonmembers": 1, "cal_members": 2, "cal_nonmembers": 3}
@@ -40,7 +39,8 @@ def score_part(attack: AttackConfig, target, x0, *, seed: int, part: str, cond=N
 
 @dataclass
 class SplitScores:
-    """Scores of one attack on the evaluation parts and, when scored, the calibration parts."""
+    """Scores of one attack on the evaluation parts and, when scored, the calibration parts: a
+    plain container (its metrics: :func:`mialib.evaluation.metrics.evaluate_split`)."""
 
     members: torch.Tensor
     nonmembers: torch.Tensor
@@ -58,11 +58,6 @@ class SplitScores:
         if self.cal_members is None or self.cal_nonmembers is None:
             return None
         return self.cal_members, self.cal_nonmembers
-
-    def evaluate(self, **kwargs) -> dict:
-        """:func:`mialib.evaluation.metrics.evaluate` on the evaluation parts, with the
-        calibration parts (when scored) fitting the calibrated thresholds."""
-        return evaluate(*self.evaluation, calibration=self.calibration, **kwargs)
 
     def subset(self, member_idx, nonmember_idx) -> "SplitScores":
         """The evaluation scores of the images at these positions (e.g. a classifier's held-out

@@ -22,6 +22,7 @@ from dataclasses import dataclass
 
 import torch
 
+from .batching import iter_batches
 from .classifier import SECMI_NNS_CLASSIFIER, HeldoutScores, heldout_classifier_scores
 from .config import AttackConfig
 
@@ -53,11 +54,6 @@ class SecMI(AttackConfig):
         return secmi_stat(target, x0, self.t_sec, self.k, cond=cond)
 
 
-def secmi_queries(t_sec: int = SecMI.t_sec, k: int = SecMI.k) -> int:
-    """Model queries per image of one t-error: (t_sec / k - 1) inversion steps + 2."""
-    return SecMI(t_sec=t_sec, k=k).queries()
-
-
 def secmi_error_maps(target, x0, t_sec: int = SecMI.t_sec, k: int = SecMI.k,
                      cond=None) -> torch.Tensor:
     """x^ - x~ per element (Tensor[N, C, H, W], float32, CPU; in latent space for a latent
@@ -66,9 +62,7 @@ def secmi_error_maps(target, x0, t_sec: int = SecMI.t_sec, k: int = SecMI.k,
     cfg.check(target)
     x0, cond = target.prepare(x0, cond)
     out = torch.empty_like(x0)
-    for sl in target.batches(len(x0)):
-        c = None if cond is None else cond[sl]
-        x = x0[sl]
+    for sl, x, c in iter_batches(target, x0, cond):
         for s in range(0, t_sec - k, k):          # deterministic inversion to t_sec - k
             x, _ = target.ddim(x, s, s + k, c)
         x_tilde = x
@@ -97,7 +91,7 @@ class NNsResult(HeldoutScores):
     the positions of those images in the inputs, the classifier's training loss, and the
     model queries per image the error maps cost."""
 
-    queries_per_sample: int = 0
+    queries_per_image: int = 0
 
 
 def secmi_nns(target, member_x0, nonmember_x0, *, t_sec: int = SecMI.t_sec, k: int = SecMI.k,
@@ -115,4 +109,4 @@ def secmi_nns(target, member_x0, nonmember_x0, *, t_sec: int = SecMI.t_sec, k: i
     n_maps = secmi_error_maps(target, nonmember_x0, t_sec, k, nonmember_cond).abs()
     res = heldout_classifier_scores(m_maps, n_maps, recipe, seed=seed, device=target.device,
                                     progress=progress, desc="SecMI_NNs")
-    return NNsResult(**vars(res), queries_per_sample=secmi_queries(t_sec, k))
+    return NNsResult(**vars(res), queries_per_image=SecMI(t_sec=t_sec, k=k).queries())

@@ -21,7 +21,7 @@ from sklearn.metrics import roc_auc_score, roc_curve
 from ..core.checks import check_float, check_int
 
 DEFAULT_FPRS = (0.01, 0.001)
-__all__ = ["DEFAULT_FPRS", "fpr_key", "roc", "best_threshold", "threshold_at_fpr", "evaluate",
+__all__ = ["DEFAULT_FPRS", "fpr_key", "roc", "best_threshold", "threshold_at_fpr", "evaluate", "evaluate_split",
            "metrics_table", "paired_auc_difference"]
 
 
@@ -204,3 +204,10 @@ def paired_auc_difference(a: tuple, b: tuple, *, n_boot: int = 1000, ci: float =
     lo, hi = np.percentile(draws, [100 * (1 - ci) / 2, 100 * (1 + ci) / 2])
     return {"difference": diff, "ci": [float(lo), float(hi)], "p_b_better": float(np.mean(draws <= 0)),
             "n_boot": int(n_boot)}
+
+
+def evaluate_split(scores, **kwargs) -> dict:
+    """:func:`evaluate` of a :class:`mialib.attacks.scoring.SplitScores`: its evaluation parts,
+    with its calibration parts (when scored) fitting the calibrated thresholds; ``kwargs`` go
+    to :func:`evaluate` (``n_boot``, ``seed``, ``fprs``, ``ci``)."""
+    return evaluate(*scores.evaluation, calibration=scores.calibration, **kwargs)

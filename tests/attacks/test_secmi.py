@@ -6,8 +6,7 @@ import numpy as np
 import pytest
 import torch
 
-from mialib.attacks import (DiffusionTarget, secmi_error_maps, secmi_nns, secmi_queries, secmi_stat,
-                            secmi_terror)
+from mialib.attacks import DiffusionTarget, SecMI, secmi_error_maps, secmi_nns, secmi_stat, secmi_terror
 from mialib.diffusion.controls import memorizing_eps_fn
 from mialib.metrics import evaluate
 
@@ -60,7 +59,7 @@ def test_secmi_nns_scores_only_held_out_images(digits_split, linear_abar):
     assert len(res.member_scores) == len(res.member_eval_idx) == 36
     assert len(res.nonmember_scores) == len(res.nonmember_eval_idx) == 36
     assert len(np.unique(res.member_eval_idx)) == 36 and res.member_eval_idx.max() < 48
-    assert res.queries_per_sample == secmi_queries(100, 10)
+    assert res.queries_per_image == SecMI(t_sec=100, k=10).queries()
     again = secmi_nns(target, members, nonmembers, epochs=1, width=8, seed=3, train_frac=0.25)
     torch.testing.assert_close(res.member_scores, again.member_scores, rtol=0, atol=0)
     with pytest.raises(ValueError, match="train_frac"):
@@ -73,9 +72,9 @@ def test_query_count_matches_formula(linear_abar, t_sec, k):
     x = torch.zeros(7, 1, 4, 4)
     with target.counting(len(x)) as q:
         secmi_stat(target, x, t_sec, k)
-    assert q.total == 7 * secmi_queries(t_sec, k)
+    assert q.total == 7 * SecMI(t_sec=t_sec, k=k).queries()
     assert q.per_sample == t_sec // k + 1
-    assert secmi_queries(100, 10) == 11      # 9 inversion steps + 2 (docs/papers.md eq. 3)
+    assert SecMI().queries() == 11      # 9 inversion steps + 2 (docs/papers.md eq. 3)
     assert target.n_queries == q.total
 
 
