@@ -60,6 +60,10 @@ class NoiseAggregation(AttackConfig):
         """One per collected noise."""
         return self.K
 
+    def walk_timesteps(self) -> list[int]:
+        """The K timesteps the noises are predicted at: t, t - m, ..., t - (K - 1) m (eq. 7)."""
+        return [self.t - i * self.m for i in range(self.K)]
+
     def scores(self, target, x0, *, cond=None, generator=None) -> torch.Tensor:
         return self.scores_from_noises(self.noises(target, x0, cond=cond, generator=generator))
 

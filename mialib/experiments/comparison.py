@@ -13,7 +13,7 @@ from ..attacks.scoring import score_split
 from ..attacks.secmi import NNsResult, secmi_nns
 from ..core.progress import stopwatch
 from ..evaluation.compare import compare
-from ..evaluation.metrics import evaluate
+from ..evaluation.metrics import evaluate_split
 from .sweeps import tune_on_calibration
 
 
@@ -74,6 +74,6 @@ def tune_timesteps(settings: dict, grid: dict, target, data, *, seed: int, n_boo
         chosen[name], _ = tune_on_calibration(settings[name], step, values, target, data, seed=seed)
         scores[name] = score_split(settings[name].replace(**{step: chosen[name]}), target, data, seed=seed,
                                    calibration=False)
-        results[name] = evaluate(*scores[name].evaluation, n_boot=n_boot, seed=seed)
+        results[name] = evaluate_split(scores[name], n_boot=n_boot, seed=seed)
     return Tuning(chosen, scores, results)
 
