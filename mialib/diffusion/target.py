@@ -179,7 +179,7 @@ class DiffusionTarget:
         the text encoder's embeddings of the prompts, without classifier-free guidance
         (docs/papers.md section 1). ``prompts`` (one per image) become the default ``cond``;
         attacks may also pass ``cond=`` prompts or embeddings per call."""
-        from .text_to_image import embed, encode_latents
+        from .encoders import embed, encode_latents
 
         vae, unet = pipe.vae, pipe.unet
         device = device if device is not None else next(unet.parameters()).device

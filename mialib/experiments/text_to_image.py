@@ -19,7 +19,7 @@ from ..core import paths
 from ..core.checks import check_int
 from ..data.colored import ColouredPopulation
 from ..data.loaders import IMAGE_SUFFIXES, load_image_folder
-from ..diffusion.text_to_image import COLOUR_WORDS, DIGIT_WORDS, caption
+from ..data.captions import COLOUR_WORDS, DIGIT_WORDS, caption
 
 PROMPT_SETTINGS = ("ground-truth caption", "empty prompt", "wrong caption")
 

@@ -11,8 +11,11 @@ import torch
 from mialib.attacks import ATTACKS, DiffusionTarget, run_attack
 from mialib.diffusion.controls import memorizing_eps_fn
 from mialib.diffusion.models import build_scheduler
-from mialib.diffusion.text_to_image import (TextToImageConfig, assemble_pipeline, build_latent_unet, build_text_encoder,
-                                            build_tokenizer, build_vae, caption, embed, encode_latents, load_pipeline)
+from mialib.data.captions import caption
+from mialib.diffusion.encoders import embed, encode_latents
+from mialib.diffusion.parts import TextToImageConfig, build_latent_unet, build_text_encoder, build_vae
+from mialib.diffusion.pipeline import assemble_pipeline, load_pipeline
+from mialib.diffusion.tokenizer import build_tokenizer
 from mialib.experiments.text_to_image import CaptionedSplit, wrong_caption
 from mialib.metrics import evaluate
 
