@@ -133,5 +133,16 @@ def test_train_text_to_image_caches_the_pipeline(tmp_path, monkeypatch, images):
         assert torch.equal(a, b)
     other = train_text_to_image(images, CAPTIONS[1:7], cfg, seed=0, device="cpu", progress=False)
     assert not other.from_cache  # other captions, another model
+    assert not list((tmp_path / "cache").glob("*.checkpoint.safetensors"))  # both checkpoints removed
     with pytest.raises(ValueError, match="one caption per RGB image"):
         train_text_to_image(images, CAPTIONS[:5], cfg, seed=0, device="cpu", progress=False)
+
+
+def test_the_text_to_image_cache_key_is_stable(images):
+    """The key the code before the split into modules gave these inputs (users' caches stay valid)."""
+    from mialib.diffusion.text_to_image import text_to_image_key
+    cfg = TextToImageConfig(vae_channels=(8, 16), unet_channels=(16, 32), text_dim=16, vae_steps=7, unet_steps=6,
+                            batch_size=4, caption_dropout=0.3)
+    captions = [caption(d % 10, d % 2) for d in range(6)]
+    assert text_to_image_key(images, captions, cfg, 3) == "0f8a9c0c4403338a"
+    assert text_to_image_key(images, captions, cfg, 4) != "0f8a9c0c4403338a"

@@ -46,7 +46,7 @@ def _train(model, abar, images, cfg, **kw):
 
 @pytest.mark.parametrize("kw", [
     {"steps": 0}, {"steps": -3}, {"batch_size": 0}, {"ema_decay": 1.0}, {"ema_decay": -0.1},
-    {"label_dropout": 1.0}, {"label_dropout": -0.5}, {"lr": 0.0}, {"lr": -1e-3},
+    {"label_dropout": 1.0}, {"label_dropout": -0.5}, {"lr": 0.0}, {"lr": -1e-3}, {"grad_clip": -1.0},
 ])
 def test_train_config_validation(kw):
     with pytest.raises(ValueError):
@@ -323,3 +323,12 @@ def test_warm_up_scales_the_first_steps(images):
     moved = torch.cat([(res.model.state_dict()[k] - before[k]).abs().flatten() for k in before
                        if before[k].dtype.is_floating_point])
     assert moved.max().item() == pytest.approx(0.01 / 4, rel=0.05)
+
+
+def test_grad_clip_zero_switches_clipping_off(abar, images):
+    """grad_clip=0 leaves the gradients as they are (the VAE's setting): the same weights as a
+    threshold no gradient reaches, and not those of a clipping threshold."""
+    off = _train(_unet(0), abar, images, _small(steps=3, grad_clip=0.0))
+    huge = _train(_unet(0), abar, images, _small(steps=3, grad_clip=1e30))
+    tight = _train(_unet(0), abar, images, _small(steps=3, grad_clip=1e-3))
+    assert _same(off.model, huge.model) and not _same(off.model, tight.model)
