@@ -9,6 +9,7 @@ import pytest
 import torch
 
 from mialib.attacks import ATTACKS, DiffusionTarget, run_attack
+from mialib.diffusion.adapters import pipeline_target
 from mialib.diffusion.controls import memorizing_eps_fn
 from mialib.diffusion.models import build_scheduler
 from mialib.data.captions import caption
@@ -44,25 +45,25 @@ def test_every_caption_word_is_one_token(tmp_path):
 
 
 def test_every_attack_runs_on_the_pipeline_and_reads_the_prompts(pipe, images):
-    target = DiffusionTarget.from_pipeline(pipe, prompts=CAPTIONS[:6], batch_size=4)
+    target = pipeline_target(pipe, batch_size=4)
     assert target.image_shape == (3, 8, 8) and target.sample_shape == (4, 4, 4)
-    latents, cond = target.prepare(images)
+    latents, cond = target.prepare(images, CAPTIONS[:6])
     torch.testing.assert_close(latents, encode_latents(pipe.vae, images))
     torch.testing.assert_close(cond, embed(CAPTIONS[:6], pipe.tokenizer, pipe.text_encoder))
     for name in ATTACKS:
-        s = run_attack(name, target, images, generator=torch.Generator().manual_seed(0))
+        s = run_attack(name, target, images, generator=torch.Generator().manual_seed(0), cond=CAPTIONS[:6])
         other = run_attack(name, target, images, generator=torch.Generator().manual_seed(0), cond=[""] * 6)
         assert s.shape == (6,) and torch.isfinite(s).all() and not torch.equal(s, other), name
 
 
-@pytest.mark.parametrize("prompts, cond, match", [
-    (CAPTIONS[:5], None, "5 prompts for 6 images"),
-    (None, None, "conditional: pass cond="),
-    (None, "a red digit one", "a single string"),
-    (None, CAPTIONS[:7], "7 prompts for 6 images"),
+@pytest.mark.parametrize("cond, match", [
+    (CAPTIONS[:5], "5 prompts for 6 images"),
+    (None, "conditional: pass cond="),
+    ("a red digit one", "a single string"),
+    (CAPTIONS[:7], "7 prompts for 6 images"),
 ])
-def test_prompt_and_batch_mismatches_are_clear(pipe, images, prompts, cond, match):
-    target = DiffusionTarget.from_pipeline(pipe, prompts=prompts)
+def test_prompt_and_batch_mismatches_are_clear(pipe, images, cond, match):
+    target = pipeline_target(pipe)
     with pytest.raises(ValueError, match=match):
         run_attack("secmi_stat", target, images, cond=cond)
 
@@ -70,10 +71,10 @@ def test_prompt_and_batch_mismatches_are_clear(pipe, images, prompts, cond, matc
 def test_save_and_reload_give_identical_scores(pipe, images, tmp_path):
     pipe.save_pretrained(tmp_path / "tiny")
     again = load_pipeline(tmp_path / "tiny", device="cpu")
-    a = run_attack("noise_aggregation", DiffusionTarget.from_pipeline(pipe, prompts=CAPTIONS[:6]), images,
-                   generator=torch.Generator().manual_seed(3))
-    b = run_attack("noise_aggregation", DiffusionTarget.from_pipeline(again, prompts=CAPTIONS[:6]), images,
-                   generator=torch.Generator().manual_seed(3))
+    a = run_attack("noise_aggregation", pipeline_target(pipe), images, generator=torch.Generator().manual_seed(3),
+                   cond=CAPTIONS[:6])
+    b = run_attack("noise_aggregation", pipeline_target(again), images, generator=torch.Generator().manual_seed(3),
+                   cond=CAPTIONS[:6])
     torch.testing.assert_close(a, b, rtol=0, atol=0)
 
 
