@@ -147,3 +147,23 @@ def test_the_text_to_image_cache_key_is_stable(images):
     captions = [caption(d % 10, d % 2) for d in range(6)]
     assert text_to_image_key(images, captions, cfg, 3) == "0f8a9c0c4403338a"
     assert text_to_image_key(images, captions, cfg, 4) != "0f8a9c0c4403338a"
+
+
+def test_the_pipeline_samples_through_the_library_sampler(pipe):
+    from mialib.diffusion.encoders import decode_latents
+    from mialib.diffusion.sampling import sample_ddim, sample_pipeline
+    from mialib.experiments.text_to_image import generate
+    prompts = CAPTIONS[:3]
+    out = sample_pipeline(pipe, prompts, steps=4, guidance_scale=2.0, generator=torch.Generator().manual_seed(1))
+    assert out.shape == (3, 3, 8, 8) and out.min() >= -1 and out.max() <= 1
+    cond, null = embed(prompts, pipe.tokenizer, pipe.text_encoder), embed([""], pipe.tokenizer, pipe.text_encoder)[0]
+    latents = sample_ddim(pipe.unet, pipe.scheduler.alphas_cumprod, 3, steps=4, cond=cond, null_cond=null,
+                          guidance_scale=2.0, generator=torch.Generator().manual_seed(1), progress=False, clip=False)
+    torch.testing.assert_close(out, decode_latents(pipe.vae, latents), rtol=0, atol=0)
+    decoded = pipe.vae.decode(latents / pipe.vae.config.scaling_factor).sample.detach().clamp(-1, 1)
+    torch.testing.assert_close(out, decoded)
+    # generate keeps diffusers' guidance_scale g: the sampler's w = g - 1 (no guidance for g <= 1)
+    torch.testing.assert_close(generate(pipe, prompts, steps=4, guidance_scale=3.0, seed=1), out, rtol=0, atol=0)
+    unguided = sample_pipeline(pipe, prompts, steps=4, generator=torch.Generator().manual_seed(1))
+    torch.testing.assert_close(generate(pipe, prompts, steps=4, guidance_scale=1.0, seed=1), unguided, rtol=0, atol=0)
+    assert not torch.equal(unguided, out)
