@@ -1,4 +1,5 @@
-"""Data: image sets in [-1, 1] (:mod:`.images`), where they come from (:mod:`.loaders`),
+"""Data: image sets in [-1, 1] (:mod:`.images`), where they come from (:mod:`.loaders`), the
+caption vocabulary of the coloured digits (:mod:`.captions`),
 member / non-member splits (:mod:`.splits`) and deliberate distribution shifts (:mod:`.shifts`)."""
 
 from .images import ImageSet, fingerprint, resize, subset, to_unit_range

@@ -1,4 +1,4 @@
-"""DiffusionTarget: the single adapter every attack talks to.
+"""DiffusionTarget: the single, generic adapter every attack talks to (built from diffusers models by :mod:`.adapters`).
 
 It wraps a noise predictor eps_theta(x, t, cond) and its schedule abar_t. For the attacks it
 

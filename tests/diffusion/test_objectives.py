@@ -6,6 +6,7 @@ from __future__ import annotations
 import pytest
 import torch
 
+from helpers import Interrupt as _Interrupt
 from helpers import same_weights as _same
 from mialib.diffusion.objectives import VAEObjective, drop_condition
 from mialib.diffusion.parts import TextToImageConfig, build_vae
@@ -34,16 +35,6 @@ def test_drop_condition_replaces_whole_entries_with_one_draw_each(cond, null):
     after = torch.Generator().manual_seed(5)
     torch.rand(8, generator=after)
     assert torch.equal(gen.get_state(), after.get_state())  # exactly one number per entry
-
-
-class _Interrupt:
-    def __init__(self, at):
-        self.at, self.calls = at, 0
-
-    def __call__(self, module, args):
-        if self.calls == self.at:
-            raise KeyboardInterrupt
-        self.calls += 1
 
 
 def test_vae_training_resumes_bitwise(images, tmp_path):

@@ -10,6 +10,7 @@ import pytest
 import torch
 from safetensors import safe_open
 
+from helpers import Interrupt as _Interrupt
 from helpers import same_weights as _same
 from helpers import short_training as _small
 from helpers import tiny_unet as _unet
@@ -119,18 +120,6 @@ def test_train_diffusion_rejects_bad_images(abar, images):
         _train(_unet(0), abar, images[0], _small())
     with pytest.raises(ValueError):
         _train(_unet(0), abar, images[:0], _small())
-
-
-class _Interrupt:
-    """Forward pre-hook raising KeyboardInterrupt on the forward pass of step ``at`` (0-based)."""
-
-    def __init__(self, at):
-        self.at, self.calls = at, 0
-
-    def __call__(self, module, args):
-        if self.calls == self.at:
-            raise KeyboardInterrupt
-        self.calls += 1
 
 
 def test_conditional_training(abar, images):
