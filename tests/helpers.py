@@ -32,3 +32,15 @@ def same_weights(a, b) -> bool:
 
 def gen(seed: int = 0) -> torch.Generator:
     return torch.Generator().manual_seed(seed)
+
+
+class Interrupt:
+    """Forward pre-hook raising KeyboardInterrupt on the forward pass of step ``at`` (0-based)."""
+
+    def __init__(self, at):
+        self.at, self.calls = at, 0
+
+    def __call__(self, module, args):
+        if self.calls == self.at:
+            raise KeyboardInterrupt
+        self.calls += 1

@@ -1,4 +1,4 @@
-"""DiffusionTarget: the single adapter every attack talks to.
+"""DiffusionTarget: the single, generic adapter every attack talks to (built from diffusers models by :mod:`.adapters`).
 
 It wraps a noise predictor eps_theta(x, t, cond) and its schedule abar_t. For the attacks it
 
@@ -112,7 +112,7 @@ class DiffusionTarget:
                  batch_size: int = 256, device: str | torch.device | None = None,
                  cond: CondSpec | None = None, encoder: Encoder | None = None,
                  sample_shape: tuple[int, ...] | None = None,
-                 pixel_range: tuple[float, float] = (-1.0, 1.0), default_cond=None):
+                 pixel_range: tuple[float, float] = (-1.0, 1.0)):
         abar = torch.as_tensor(np.asarray(alphas_cumprod), dtype=torch.float64)
         if abar.ndim != 1 or len(abar) < 2 or not torch.all((abar > 0) & (abar < 1)):
             raise ValueError("alphas_cumprod must be a 1-D sequence of values in (0, 1)")
@@ -128,7 +128,6 @@ class DiffusionTarget:
         self.cond = cond or CondSpec()
         self.encoder = encoder
         self.pixel_range = (float(pixel_range[0]), float(pixel_range[1]))
-        self.default_cond = default_cond
         self.n_queries = 0
         self._counters: list[QueryCount] = []
         self._warned_unit_range = False
@@ -137,70 +136,11 @@ class DiffusionTarget:
     def from_unet(cls, unet: torch.nn.Module, scheduler, *, batch_size: int = 256,
                   device: str | torch.device | None = None, encoder: Encoder | None = None,
                   image_shape: tuple[int, ...] | None = None) -> "DiffusionTarget":
-        """Wrap a diffusers UNet2DModel (cond = class labels, if it has a class embedding) or
-        UNet2DConditionModel (cond = encoder hidden states) with its scheduler's abar_t.
-        The UNet must predict epsilon and hold fp32 weights (SecMI's errors vanish in fp16).
-        With an ``encoder`` (latent models) give the ``image_shape`` of the pixel inputs."""
-        cfg = getattr(unet, "config", None)
-        if cfg is None:
-            raise ValueError("from_unet expects a diffusers UNet2DModel or UNet2DConditionModel")
-        pred = getattr(scheduler.config, "prediction_type", "epsilon")
-        if pred != "epsilon":
-            raise ValueError(f"the attacks need an epsilon-predicting model; the scheduler says "
-                             f"prediction_type={pred!r}")
-        dtype = next(unet.parameters()).dtype
-        if dtype != torch.float32:
-            raise ValueError(f"the UNet holds {dtype} weights; attacks run in fp32 "
-                             "(call unet.float() first)")
-        device = device if device is not None else next(unet.parameters()).device
-        unet = unet.to(device).eval()
-        if "cross_attention_dim" in cfg:  # UNet2DConditionModel
-            def eps_fn(x, t, cond=None):
-                return unet(x, t, encoder_hidden_states=cond).sample
-            cond = CondSpec("embedding", dim=int(cfg.cross_attention_dim))
-        else:
-            def eps_fn(x, t, cond=None):
-                return unet(x, t, class_labels=cond).sample
-            n = getattr(cfg, "num_class_embeds", None)
-            cond = CondSpec("class", num_embeds=int(n)) if n is not None else None
-        size = cfg.sample_size
-        sample_shape = (cfg.in_channels, size, size) if isinstance(size, int) else (cfg.in_channels, *size)
-        if encoder is None:
-            image_shape = sample_shape
-        return cls(eps_fn, scheduler.alphas_cumprod, image_shape=image_shape, batch_size=batch_size,
-                   device=device, cond=cond, encoder=encoder, sample_shape=sample_shape)
+        """A diffusers UNet with its scheduler's abar_t as a target: :func:`.adapters.unet_target`."""
+        from .adapters import unet_target
 
-    @classmethod
-    def from_pipeline(cls, pipe, prompts=None, *, sample_latents: bool = False, generator=None,
-                      batch_size: int = 64, device=None) -> "DiffusionTarget":
-        """A latent, text-conditioned target from a StableDiffusionPipeline (diffusers): images
-        in [-1, 1] go through the encoder hook x0 -> scaling_factor x VAE latent mean (a latent
-        sample with ``sample_latents``, drawn from ``generator``), and the UNet is conditioned on
-        the text encoder's embeddings of the prompts, without classifier-free guidance
-        (docs/papers.md section 1). ``prompts`` (one per image) become the default ``cond``;
-        attacks may also pass ``cond=`` prompts or embeddings per call."""
-        from .text_to_image import embed, encode_latents
-
-        vae, unet = pipe.vae, pipe.unet
-        device = device if device is not None else next(unet.parameters()).device
-        vae = vae.to(device).eval()
-
-        def encoder(x):
-            return encode_latents(vae, x, sample_latents, generator)
-
-        def embed_prompts(texts):
-            return embed(texts, pipe.tokenizer, pipe.text_encoder).cpu()
-
-        size = vae.config.sample_size
-        shape = (vae.config.in_channels, size, size) if isinstance(size, int) else (vae.config.in_channels, *size)
-        target = cls.from_unet(unet, pipe.scheduler, batch_size=batch_size, device=device, encoder=encoder,
-                               image_shape=shape)
-        target.cond = CondSpec("embedding", dim=target.cond.dim, embed=embed_prompts)
-        if prompts is not None:
-            if isinstance(prompts, str):
-                raise ValueError("prompts must be a list with one prompt per image, got a single string")
-            target.default_cond = list(prompts)
-        return target
+        return unet_target(unet, scheduler, batch_size=batch_size, device=device, encoder=encoder,
+                           image_shape=image_shape)
 
     @property
     def num_timesteps(self) -> int:
@@ -244,16 +184,11 @@ class DiffusionTarget:
                           "[-1, 1] (x * 2 - 1) before attacking", UserWarning, stacklevel=3)
         return x0
 
-    def check_cond(self, cond, n: int):
-        """``cond`` (or, when None, the target's ``default_cond``, e.g. the prompts it was built
-        with) checked against the model (:meth:`CondSpec.check`)."""
-        return self.cond.check(self.default_cond if cond is None else cond, n)
-
     def prepare(self, x0, cond=None, name: str = "x0") -> tuple[torch.Tensor, torch.Tensor | None]:
         """Check ``x0`` and ``cond`` and map the images into the space the model denoises
         (the encoder's output, or the images themselves): (samples on the CPU, cond)."""
         x0 = self.check_images(x0, name)
-        cond = self.check_cond(cond, len(x0))
+        cond = self.cond.check(cond, len(x0))
         if self.encoder is not None:
             with torch.no_grad():
                 x0 = torch.cat([self.encoder(x0[sl].to(self.device)).float().cpu()
@@ -294,7 +229,7 @@ class DiffusionTarget:
         t = t.to(self.device, torch.long)
         if cond is not None:
             cond = cond.to(self.device)
-        out = self.eps_fn(x, t, cond=cond) if self.conditional else self.eps_fn(x, t)
+        out = self.eps_fn(x, t, cond=cond)
         self.n_queries += len(x)
         for q in self._counters:
             q.total += len(x)
@@ -314,18 +249,3 @@ class DiffusionTarget:
         (one query). Adds noise when s < u (inversion), removes it when s > u."""
         e = self.eps(x, s, cond)
         return ddim_step(x.to(e.device, torch.float32), e, self.abar(s), self.abar(u)), e
-
-
-def low_precision_target(unet: torch.nn.Module, scheduler, dtype: torch.dtype = torch.bfloat16,
-                         batch_size: int = 256) -> DiffusionTarget:
-    """A target that runs a copy of ``unet`` in ``dtype`` (inputs cast to it, outputs back to
-    fp32): a deliberately imprecise model, for showing what rounding does to SecMI's tiny
-    errors. :meth:`DiffusionTarget.from_unet` refuses such models for every other use."""
-    import copy
-
-    low = copy.deepcopy(unet).to(dtype).eval()
-    device = next(low.parameters()).device
-
-    def eps_fn(x, t, cond=None):
-        return low(x.to(dtype), t).sample.float()
-    return DiffusionTarget(eps_fn, scheduler.alphas_cumprod, batch_size=batch_size, device=device)

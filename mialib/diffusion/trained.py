@@ -17,7 +17,6 @@ result is bitwise the model a run from scratch gives (:func:`.training.train_dif
 from __future__ import annotations
 
 import json
-import platform
 import time
 from dataclasses import dataclass, replace
 from typing import Sequence
@@ -25,10 +24,10 @@ from typing import Sequence
 import numpy as np
 import torch
 
-from .. import __version__
 from ..core import cache, paths
 from ..core.progress import progress_bar
 from ..data.images import fingerprint
+from .entries import load_or_train, training_record
 from .models import ModelConfig, build_scheduler, build_unet, count_parameters, resolve_device
 from .sampling import sample_ddim
 from .target import DiffusionTarget
@@ -109,12 +108,10 @@ def _key(data_fp: str, model: ModelConfig, train: TrainConfig) -> str:
     return cache.config_hash({"model": model.to_dict(), "train": train.to_dict(), "data": data_fp})
 
 
-def _loaded(key: str, dev) -> TrainedModel | None:
-    hit = cache.load_entry(key, REQUIRED_RECORD)
-    if hit is None:
-        return None
-    components, record = hit
-    return TrainedModel(components["unet"].to(dev), build_scheduler(), record, from_cache=True)
+def _wrap(dev):
+    def wrap(components, record):
+        return TrainedModel(components["unet"].to(dev), build_scheduler(), record, from_cache=True)
+    return wrap
 
 
 def _continuable_states(line: str, steps: int) -> list:
@@ -142,15 +139,11 @@ def _continuable_states(line: str, steps: int) -> list:
 
 def _record(model_cfg, train, data_fp, line, n_images, unet, curve, wall, resumed, dev, provenance,
             snapshot_of=None) -> dict:
-    return {
+    return training_record({
         "model": model_cfg.to_dict(), "train": train.to_dict(), "data_fingerprint": data_fp,
         "lineage": line, "steps": train.steps, "n_training_images": n_images,
         "n_parameters": count_parameters(unet), "resumed_from_step": resumed, "loss_curve": curve,
-        "wall_time_s": round(wall, 2), "trained_at_unix": round(time.time()), "device": str(dev),
-        "snapshot_of": snapshot_of, **(provenance or {}),
-        "versions": {"mialib": __version__, "torch": torch.__version__,
-                     "python": platform.python_version()},
-    }
+        "snapshot_of": snapshot_of}, wall_time_s=wall, device=dev, provenance=provenance)
 
 
 def train_model(images: torch.Tensor, model: ModelConfig = ModelConfig(),
@@ -171,14 +164,8 @@ def train_model(images: torch.Tensor, model: ModelConfig = ModelConfig(),
     dev = resolve_device(device)
     data_fp = fingerprint(images, labels)
     key, line = _key(data_fp, model, train), lineage(data_fp, model, train)
-    hit = _loaded(key, dev)
-    if hit is not None:
-        return hit
-    cache.check_writable()
-    with cache.locked(key):
-        hit = _loaded(key, dev)  # another process may have trained it while we waited
-        if hit is not None:
-            return hit
+
+    def train_now() -> TrainedModel:
         with torch.random.fork_rng(devices=[]):  # initial weights depend on the seed only
             torch.manual_seed(train.seed)
             unet = build_unet(model)
@@ -204,8 +191,9 @@ def train_model(images: torch.Tensor, model: ModelConfig = ModelConfig(),
                          result.wall_time_s, result.resumed_from, dev, provenance)
         record = cache.save_entry(key, {"unet": result.ema_model}, record,
                                   tensors={STATE: result.state} if result.state is not None else None)
-        cache.checkpoint_path(key).unlink(missing_ok=True)
-    return TrainedModel(result.ema_model, scheduler, record, from_cache=False)
+        return TrainedModel(result.ema_model, scheduler, record, from_cache=False)
+
+    return load_or_train(key, REQUIRED_RECORD, _wrap(dev), train_now)
 
 
 def train_models(jobs: Sequence[dict], *, device: str = "auto", progress: bool = True,

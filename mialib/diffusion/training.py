@@ -1,13 +1,15 @@
-"""The denoising training loop of DDPM (Ho et al. 2020, Algorithm 1 / eq. 14):
+"""The one training loop of every model here (pixel UNet, class-conditional UNet, latent
+text-conditioned UNet, VAE): AdamW, an exponential moving average (EMA) of the weights (the model
+that is sampled and attacked), linear learning-rate warm-up, gradient clipping, one seeded
+generator for every random draw, a tqdm bar, and resumable training states (one safetensors
+file each, written atomically). What a step minimises is plugged in (:mod:`.objectives`);
+:func:`train_diffusion` plugs in DDPM's denoising loss (Ho et al. 2020, Algorithm 1 / eq. 14):
 
     loss = || n - eps_theta( sqrt(abar_t) x0 + sqrt(1 - abar_t) n, t ) ||^2,
     t ~ U{0..T-1}, n ~ N(0, I),
 
-with AdamW, an exponential moving average (EMA) of the weights (the model that is sampled
-and attacked), gradient clipping, optional class labels with label dropout for
-classifier-free guidance, one seeded generator for every random draw, a tqdm bar, and
-resumable training states (one safetensors file each, written atomically). It knows nothing
-about membership, or about what the images are.
+with optional class labels or text embeddings and condition dropout for classifier-free
+guidance. It knows nothing about membership, or about what the images are.
 """
 
 from __future__ import annotations
@@ -27,6 +29,7 @@ from safetensors.torch import save_file
 from ..core.checks import check_field_types
 from ..core.fileio import atomic_path
 from ..core.progress import progress_bar
+from .objectives import DenoisingObjective
 
 
 @dataclass(frozen=True)
@@ -39,7 +42,7 @@ class TrainConfig:
     warmup_steps: int = 100          # linear learning-rate warm-up
     weight_decay: float = 0.0        # AdamW weight decay
     ema_decay: float = 0.999         # EMA of the weights; the EMA model is the target
-    grad_clip: float = 1.0           # max gradient norm
+    grad_clip: float = 1.0           # max gradient norm (0: no clipping)
     label_dropout: float = 0.0       # P(label -> null label) for classifier-free guidance
     seed: int = 0                    # seeds batch order, timesteps and noise
 
@@ -51,6 +54,8 @@ class TrainConfig:
             raise ValueError("ema_decay and label_dropout must lie in [0, 1)")
         if self.lr <= 0:
             raise ValueError(f"lr must be positive, got {self.lr}")
+        if self.grad_clip < 0:
+            raise ValueError(f"grad_clip must be >= 0 (0: no clipping), got {self.grad_clip}")
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -105,7 +110,12 @@ def training_state(model, ema, opt, gen: torch.Generator, step: int, curve,
 
 def save_training_state(path: Path, *state) -> None:
     """Write :func:`training_state` to ``path`` atomically."""
-    tensors, metadata = training_state(*state)
+    write_training_state(path, training_state(*state))
+
+
+def write_training_state(path: Path, state: tuple[dict, dict]) -> None:
+    """Write a (tensors, metadata) state, e.g. a :class:`TrainResult`'s ``state``, to ``path`` atomically."""
+    tensors, metadata = state
     with atomic_path(path) as tmp:
         save_file(tensors, str(tmp), metadata=metadata)
 
@@ -161,10 +171,10 @@ def _resume(paths_to_try, meta: dict, max_step: int, model, ema, opt, gen):
     return restore_training_state(*best, model, ema, opt, gen)
 
 
-def state_meta(cfg: TrainConfig, images: torch.Tensor, labels, texts=None) -> dict:
+def state_meta(cfg: TrainConfig, images: torch.Tensor, labels, texts=None, objective: dict | None = None) -> dict:
     """What a saved training state must agree on to be continued: every training setting but
-    the number of steps, and the exact data and conditioning (so a run of any length continues a
-    shorter one)."""
+    the number of steps, the objective's own settings (none for denoising), and the exact data
+    and conditioning (so a run of any length continues a shorter one)."""
     from ..data.images import fingerprint
 
     meta = {"train": {k: v for k, v in cfg.to_dict().items() if k != "steps"},
@@ -172,6 +182,8 @@ def state_meta(cfg: TrainConfig, images: torch.Tensor, labels, texts=None) -> di
             "conditional": labels is not None}
     if texts is not None:
         meta["texts"] = fingerprint(texts)
+    if objective:
+        meta.update(objective)
     return meta
 
 
@@ -179,9 +191,7 @@ def train_diffusion(model: torch.nn.Module, alphas_cumprod: torch.Tensor, images
                     cfg: TrainConfig, labels: np.ndarray | torch.Tensor | None = None,
                     null_label: int | None = None, texts: torch.Tensor | None = None,
                     null_text: torch.Tensor | None = None, device: str | torch.device = "cpu",
-                    checkpoint: str | Path | None = None, checkpoint_every: int = 500,
-                    continue_from=(), keep_state: bool = False, progress: bool = True,
-                    log_points: int = 100, on_snapshot=None, snapshot_steps=()) -> TrainResult:
+                    **loop) -> TrainResult:
     """Train ``model`` (a diffusers UNet2DModel, or any module with the same call
     signature) to predict the noise, on ``images`` (Tensor[N, C, H, W] in [-1, 1]).
 
@@ -189,7 +199,38 @@ def train_diffusion(model: torch.nn.Module, alphas_cumprod: torch.Tensor, images
     ``cfg.label_dropout`` > 0 a label is replaced by ``null_label`` with that probability. With
     ``texts`` (Tensor[N, sequence, dim], e.g. caption embeddings) the model is a
     UNet2DConditionModel conditioned on them (``encoder_hidden_states=``), and dropout replaces a
-    caption by ``null_text`` (the empty prompt's embedding).
+    caption by ``null_text`` (the empty prompt's embedding). ``loop`` are :func:`fit`'s
+    checkpoint, resume, snapshot and progress arguments.
+    """
+    if images.ndim != 4 or len(images) == 0:
+        raise ValueError(f"images must be a non-empty Tensor[N, C, H, W], got {tuple(images.shape)}")
+    cond = null = kw = None
+    if labels is not None:
+        labels = cond = torch.as_tensor(np.asarray(labels), dtype=torch.long)
+        if len(labels) != len(images):
+            raise ValueError(f"{len(labels)} labels for {len(images)} images")
+        if cfg.label_dropout > 0 and null_label is None:
+            raise ValueError("label_dropout > 0 needs null_label (the model's 'no label' index)")
+        kw, null = "class_labels", None if null_label is None else torch.tensor(null_label, dtype=torch.long)
+    if texts is not None:
+        if labels is not None or texts.ndim != 3 or len(texts) != len(images):
+            raise ValueError("texts must be Tensor[N, sequence, dim] with one entry per image, and "
+                             "exclude class labels")
+        if cfg.label_dropout > 0 and (null_text is None or tuple(null_text.shape) != tuple(texts.shape[1:])):
+            raise ValueError("label_dropout > 0 with texts needs null_text of shape [sequence, dim]")
+        cond, null, kw = texts, null_text, "encoder_hidden_states"
+    device = torch.device(device)
+    objective = DenoisingObjective(alphas_cumprod, device, kw, null, cfg.label_dropout)
+    return fit(model, images, cfg, objective, cond=cond, meta=state_meta(cfg, images, labels, texts),
+               device=device, **loop)
+
+
+def fit(model: torch.nn.Module, data: torch.Tensor, cfg: TrainConfig, objective, *, cond: torch.Tensor | None = None,
+        meta: dict | None = None, device: str | torch.device = "cpu", checkpoint: str | Path | None = None,
+        checkpoint_every: int = 500, continue_from=(), keep_state: bool = False, progress: bool = True,
+        log_points: int = 100, on_snapshot=None, snapshot_steps=(), desc: str = "training") -> TrainResult:
+    """Minimise ``objective(model, batch, cond_batch, generator)`` over batches of ``data``
+    (drawn with replacement, with their rows of ``cond``) for ``cfg.steps`` AdamW steps.
 
     The learning rate is constant after warm-up and every random draw comes from one
     generator, so the run is a pure function of its settings and data, and its state at step
@@ -198,7 +239,7 @@ def train_diffusion(model: torch.nn.Module, alphas_cumprod: torch.Tensor, images
     - with ``checkpoint`` (a file) the state is saved every ``checkpoint_every`` steps, and a
       re-run resumes from it;
     - ``continue_from`` lists state files of shorter runs (from ``keep_state``); the run starts
-      from the most advanced one written for the same settings and data;
+      from the most advanced one written for the same ``meta`` (default: :func:`state_meta`);
     - ``on_snapshot(step, ema_model, loss_curve)`` is called after each step in
       ``snapshot_steps``: the EMA model there is the one a run of ``steps=step`` returns.
 
@@ -206,66 +247,32 @@ def train_diffusion(model: torch.nn.Module, alphas_cumprod: torch.Tensor, images
     :class:`TrainResult`; the EMA model is in eval mode, on ``device``; with ``keep_state``
     its ``state`` holds the final training state (see :func:`training_state`).
     """
-    if images.ndim != 4 or len(images) == 0:
-        raise ValueError(f"images must be a non-empty Tensor[N, C, H, W], got {tuple(images.shape)}")
-    if labels is not None:
-        labels = torch.as_tensor(np.asarray(labels), dtype=torch.long)
-        if len(labels) != len(images):
-            raise ValueError(f"{len(labels)} labels for {len(images)} images")
-        if cfg.label_dropout > 0 and null_label is None:
-            raise ValueError("label_dropout > 0 needs null_label (the model's 'no label' index)")
-    if texts is not None:
-        if labels is not None or texts.ndim != 3 or len(texts) != len(images):
-            raise ValueError("texts must be Tensor[N, sequence, dim] with one entry per image, and "
-                             "exclude class labels")
-        if cfg.label_dropout > 0 and (null_text is None or tuple(null_text.shape) != tuple(texts.shape[1:])):
-            raise ValueError("label_dropout > 0 with texts needs null_text of shape [sequence, dim]")
     device = torch.device(device)
-    abar = torch.as_tensor(alphas_cumprod, dtype=torch.float32)
-    T = len(abar)
     gen = torch.Generator().manual_seed(cfg.seed)
     torch.manual_seed(cfg.seed)  # anything inside the model that draws (e.g. dropout)
     model = model.to(device).train()
     ema = copy.deepcopy(model).requires_grad_(False).eval()
     opt = torch.optim.AdamW(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
+    images = data
     data = images.to(device, torch.float32)
-    abar_dev = abar.to(device)
 
-    meta = state_meta(cfg, images, labels, texts)
+    meta = meta if meta is not None else state_meta(cfg, images, None, objective=getattr(objective, "meta", None))
     ckpt = Path(checkpoint) if checkpoint is not None else None
     start, curve, (acc, acc_n) = _resume([ckpt, *continue_from], meta, cfg.steps, model, ema, opt, gen)
     state = (model, ema, opt, gen)
 
     window = max(1, cfg.steps // log_points)
     t0 = time.perf_counter()
-    bar = progress_bar(total=cfg.steps, initial=start, desc="training", enabled=progress)
+    bar = progress_bar(total=cfg.steps, initial=start, desc=desc, enabled=progress)
     for step in range(start, cfg.steps):
         idx = torch.randint(0, len(data), (cfg.batch_size,), generator=gen)
-        t = torch.randint(0, T, (cfg.batch_size,), generator=gen)
-        noise = torch.randn((cfg.batch_size, *data.shape[1:]), generator=gen)
-        x0, t, noise = data[idx.to(device)], t.to(device), noise.to(device)
-        a = abar_dev[t].view(-1, 1, 1, 1)
-        xt = a.sqrt() * x0 + (1 - a).sqrt() * noise
-        kwargs = {}
-        if labels is not None:
-            y = labels[idx]
-            if cfg.label_dropout > 0:
-                drop = torch.rand(cfg.batch_size, generator=gen) < cfg.label_dropout
-                y = torch.where(drop, torch.full_like(y, null_label), y)
-            kwargs["class_labels"] = y.to(device)
-        if texts is not None:
-            e = texts[idx]
-            if cfg.label_dropout > 0:
-                drop = torch.rand(cfg.batch_size, generator=gen) < cfg.label_dropout
-                e = torch.where(drop.view(-1, 1, 1), null_text.to(e.dtype).expand_as(e), e)
-            kwargs["encoder_hidden_states"] = e.to(device)
+        loss = objective(model, data[idx.to(device)], None if cond is None else cond[idx], gen)
         for group in opt.param_groups:  # linear warm-up, then constant
             group["lr"] = cfg.lr * min(1.0, (step + 1) / max(1, cfg.warmup_steps))
-        pred = model(xt, t, **kwargs).sample
-        loss = torch.nn.functional.mse_loss(pred, noise)
         opt.zero_grad(set_to_none=True)
         loss.backward()
-        torch.nn.utils.clip_grad_norm_(model.parameters(), cfg.grad_clip)
+        if cfg.grad_clip > 0:
+            torch.nn.utils.clip_grad_norm_(model.parameters(), cfg.grad_clip)
         opt.step()
         with torch.no_grad():
             for pe, p in zip(ema.parameters(), model.parameters()):

@@ -19,7 +19,8 @@ from ..core import paths
 from ..core.checks import check_int
 from ..data.colored import ColouredPopulation
 from ..data.loaders import IMAGE_SUFFIXES, load_image_folder
-from ..diffusion.text_to_image import COLOUR_WORDS, DIGIT_WORDS, caption
+from ..diffusion.sampling import sample_pipeline
+from ..data.captions import COLOUR_WORDS, DIGIT_WORDS, caption
 
 PROMPT_SETTINGS = ("ground-truth caption", "empty prompt", "wrong caption")
 
@@ -105,8 +106,8 @@ def load_captioned_folders(members_dir: str, nonmembers_dir: str, captions_file:
 
 
 def generate(pipe, prompts, *, steps: int = 20, guidance_scale: float = 3.0, seed: int = 0) -> torch.Tensor:
-    """Images of ``prompts`` from the pipeline (classifier-free guidance), in [-1, 1]."""
-    size = pipe.vae.config.sample_size
-    out = pipe(list(prompts), num_inference_steps=steps, guidance_scale=guidance_scale, height=size, width=size,
-               generator=torch.Generator().manual_seed(seed), output_type="pt")
-    return out.images.float().cpu() * 2 - 1
+    """Images of ``prompts`` from the pipeline, in [-1, 1], by the library's DDIM sampler
+    (:func:`mialib.diffusion.sampling.sample_pipeline`). ``guidance_scale`` keeps diffusers'
+    meaning g (e_null + g (e_c - e_null); none for g <= 1): the sampler's w is g - 1."""
+    return sample_pipeline(pipe, prompts, steps=steps, guidance_scale=max(0.0, guidance_scale - 1.0),
+                           generator=torch.Generator().manual_seed(seed))

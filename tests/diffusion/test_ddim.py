@@ -26,3 +26,26 @@ def test_ddim_round_trip_is_exact_when_eps_is_constant(linear_abar):
     back, _ = target.ddim(up, 90, 30)
     torch.testing.assert_close(back, x, rtol=0, atol=1e-5)
 
+
+
+@pytest.mark.parametrize("steps", [10, 50])
+def test_ddim_step_matches_diffusers_ddim_scheduler(steps):
+    """D(x, s -> u) of docs/papers.md eq. (2) is diffusers' DDIMScheduler.step at eta = 0 for
+    an epsilon model (no sample clipping, the last step to abar_0 as set_alpha_to_one=False)."""
+    from diffusers import DDIMScheduler
+
+    from mialib.diffusion.models import build_scheduler
+    base = build_scheduler()
+    sched = DDIMScheduler.from_config(base.config, clip_sample=False, set_alpha_to_one=False,
+                                      prediction_type="epsilon", steps_offset=1)
+    sched.set_timesteps(steps)
+    abar = base.alphas_cumprod
+    gen = torch.Generator().manual_seed(0)
+    x = torch.randn(3, 4, 8, 8, generator=gen)
+    for t in sched.timesteps.tolist():
+        e = torch.randn(x.shape, generator=gen)
+        prev = t - sched.config.num_train_timesteps // steps
+        want = sched.step(e, t, x, eta=0.0).prev_sample
+        got = ddim_step(x, e, float(abar[t]), float(abar[prev] if prev >= 0 else abar[0]))
+        torch.testing.assert_close(got, want, rtol=1e-5, atol=1e-5)
+        x = want

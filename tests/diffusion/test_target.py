@@ -192,3 +192,31 @@ def test_non_finite_model_output_names_the_timestep(linear_abar):
 def test_bad_batch_size_is_refused(linear_abar, bad):
     with pytest.raises(ValueError, match="batch_size"):
         DiffusionTarget(_zero_eps, linear_abar, batch_size=bad)
+
+
+def test_eps_always_passes_cond_and_from_unet_is_the_unet_adapter(linear_abar):
+    from mialib.diffusion.adapters import unet_target
+    seen = []
+    target = DiffusionTarget(lambda x, t, cond=None: seen.append(cond) or torch.zeros_like(x), linear_abar)
+    target.eps(torch.zeros(2, 1, 8, 8), 3)
+    assert seen == [None]  # an unconditional eps_fn is called with cond=None too
+    cfg = ModelConfig(image_size=8, channels=1, block_out_channels=(8, 16), norm_num_groups=4)
+    torch.manual_seed(0)
+    unet = build_unet(cfg)
+    a, b = DiffusionTarget.from_unet(unet, build_scheduler(), batch_size=3), unet_target(unet, build_scheduler(), batch_size=3)
+    x = torch.rand(2, 1, 8, 8) * 2 - 1
+    assert (a.image_shape, a.sample_shape, a.batch_size) == (b.image_shape, b.sample_shape, b.batch_size) == ((1, 8, 8),) * 2 + (3,)
+    assert torch.equal(a.eps(x, 10), b.eps(x, 10))
+
+
+def test_low_precision_target_rounds_the_unet():
+    from mialib.diffusion.adapters import low_precision_target
+    cfg = ModelConfig(image_size=8, channels=1, block_out_channels=(8, 16), norm_num_groups=4)
+    torch.manual_seed(0)
+    unet = build_unet(cfg)
+    full, low = DiffusionTarget.from_unet(unet, build_scheduler()), low_precision_target(unet, build_scheduler())
+    x = torch.rand(3, 1, 8, 8) * 2 - 1
+    e, e_low = full.eps(x, 50), low.eps(x, 50)
+    assert e_low.dtype == torch.float32 and not torch.equal(e, e_low)
+    torch.testing.assert_close(e_low, e, atol=0.1, rtol=0.1)
+    assert next(unet.parameters()).dtype == torch.float32  # the original is untouched

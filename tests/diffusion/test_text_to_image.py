@@ -9,10 +9,14 @@ import pytest
 import torch
 
 from mialib.attacks import ATTACKS, DiffusionTarget, run_attack
+from mialib.diffusion.adapters import pipeline_target
 from mialib.diffusion.controls import memorizing_eps_fn
 from mialib.diffusion.models import build_scheduler
-from mialib.diffusion.text_to_image import (TextToImageConfig, assemble_pipeline, build_latent_unet, build_text_encoder,
-                                            build_tokenizer, build_vae, caption, embed, encode_latents, load_pipeline)
+from mialib.data.captions import caption
+from mialib.diffusion.encoders import embed, encode_latents
+from mialib.diffusion.parts import TextToImageConfig, build_latent_unet, build_text_encoder, build_vae
+from mialib.diffusion.pipeline import assemble_pipeline, load_pipeline
+from mialib.diffusion.tokenizer import build_tokenizer
 from mialib.experiments.text_to_image import CaptionedSplit, wrong_caption
 from mialib.metrics import evaluate
 
@@ -41,25 +45,25 @@ def test_every_caption_word_is_one_token(tmp_path):
 
 
 def test_every_attack_runs_on_the_pipeline_and_reads_the_prompts(pipe, images):
-    target = DiffusionTarget.from_pipeline(pipe, prompts=CAPTIONS[:6], batch_size=4)
+    target = pipeline_target(pipe, batch_size=4)
     assert target.image_shape == (3, 8, 8) and target.sample_shape == (4, 4, 4)
-    latents, cond = target.prepare(images)
+    latents, cond = target.prepare(images, CAPTIONS[:6])
     torch.testing.assert_close(latents, encode_latents(pipe.vae, images))
     torch.testing.assert_close(cond, embed(CAPTIONS[:6], pipe.tokenizer, pipe.text_encoder))
     for name in ATTACKS:
-        s = run_attack(name, target, images, generator=torch.Generator().manual_seed(0))
+        s = run_attack(name, target, images, generator=torch.Generator().manual_seed(0), cond=CAPTIONS[:6])
         other = run_attack(name, target, images, generator=torch.Generator().manual_seed(0), cond=[""] * 6)
         assert s.shape == (6,) and torch.isfinite(s).all() and not torch.equal(s, other), name
 
 
-@pytest.mark.parametrize("prompts, cond, match", [
-    (CAPTIONS[:5], None, "5 prompts for 6 images"),
-    (None, None, "conditional: pass cond="),
-    (None, "a red digit one", "a single string"),
-    (None, CAPTIONS[:7], "7 prompts for 6 images"),
+@pytest.mark.parametrize("cond, match", [
+    (CAPTIONS[:5], "5 prompts for 6 images"),
+    (None, "conditional: pass cond="),
+    ("a red digit one", "a single string"),
+    (CAPTIONS[:7], "7 prompts for 6 images"),
 ])
-def test_prompt_and_batch_mismatches_are_clear(pipe, images, prompts, cond, match):
-    target = DiffusionTarget.from_pipeline(pipe, prompts=prompts)
+def test_prompt_and_batch_mismatches_are_clear(pipe, images, cond, match):
+    target = pipeline_target(pipe)
     with pytest.raises(ValueError, match=match):
         run_attack("secmi_stat", target, images, cond=cond)
 
@@ -67,10 +71,10 @@ def test_prompt_and_batch_mismatches_are_clear(pipe, images, prompts, cond, matc
 def test_save_and_reload_give_identical_scores(pipe, images, tmp_path):
     pipe.save_pretrained(tmp_path / "tiny")
     again = load_pipeline(tmp_path / "tiny", device="cpu")
-    a = run_attack("noise_aggregation", DiffusionTarget.from_pipeline(pipe, prompts=CAPTIONS[:6]), images,
-                   generator=torch.Generator().manual_seed(3))
-    b = run_attack("noise_aggregation", DiffusionTarget.from_pipeline(again, prompts=CAPTIONS[:6]), images,
-                   generator=torch.Generator().manual_seed(3))
+    a = run_attack("noise_aggregation", pipeline_target(pipe), images, generator=torch.Generator().manual_seed(3),
+                   cond=CAPTIONS[:6])
+    b = run_attack("noise_aggregation", pipeline_target(again), images, generator=torch.Generator().manual_seed(3),
+                   cond=CAPTIONS[:6])
     torch.testing.assert_close(a, b, rtol=0, atol=0)
 
 
@@ -130,5 +134,36 @@ def test_train_text_to_image_caches_the_pipeline(tmp_path, monkeypatch, images):
         assert torch.equal(a, b)
     other = train_text_to_image(images, CAPTIONS[1:7], cfg, seed=0, device="cpu", progress=False)
     assert not other.from_cache  # other captions, another model
+    assert not list((tmp_path / "cache").glob("*.checkpoint.safetensors"))  # both checkpoints removed
     with pytest.raises(ValueError, match="one caption per RGB image"):
         train_text_to_image(images, CAPTIONS[:5], cfg, seed=0, device="cpu", progress=False)
+
+
+def test_the_text_to_image_cache_key_is_stable(images):
+    """The key the code before the split into modules gave these inputs (users' caches stay valid)."""
+    from mialib.diffusion.text_to_image import text_to_image_key
+    cfg = TextToImageConfig(vae_channels=(8, 16), unet_channels=(16, 32), text_dim=16, vae_steps=7, unet_steps=6,
+                            batch_size=4, caption_dropout=0.3)
+    captions = [caption(d % 10, d % 2) for d in range(6)]
+    assert text_to_image_key(images, captions, cfg, 3) == "0f8a9c0c4403338a"
+    assert text_to_image_key(images, captions, cfg, 4) != "0f8a9c0c4403338a"
+
+
+def test_the_pipeline_samples_through_the_library_sampler(pipe):
+    from mialib.diffusion.encoders import decode_latents
+    from mialib.diffusion.sampling import sample_ddim, sample_pipeline
+    from mialib.experiments.text_to_image import generate
+    prompts = CAPTIONS[:3]
+    out = sample_pipeline(pipe, prompts, steps=4, guidance_scale=2.0, generator=torch.Generator().manual_seed(1))
+    assert out.shape == (3, 3, 8, 8) and out.min() >= -1 and out.max() <= 1
+    cond, null = embed(prompts, pipe.tokenizer, pipe.text_encoder), embed([""], pipe.tokenizer, pipe.text_encoder)[0]
+    latents = sample_ddim(pipe.unet, pipe.scheduler.alphas_cumprod, 3, steps=4, cond=cond, null_cond=null,
+                          guidance_scale=2.0, generator=torch.Generator().manual_seed(1), progress=False, clip=False)
+    torch.testing.assert_close(out, decode_latents(pipe.vae, latents), rtol=0, atol=0)
+    decoded = pipe.vae.decode(latents / pipe.vae.config.scaling_factor).sample.detach().clamp(-1, 1)
+    torch.testing.assert_close(out, decoded)
+    # generate keeps diffusers' guidance_scale g: the sampler's w = g - 1 (no guidance for g <= 1)
+    torch.testing.assert_close(generate(pipe, prompts, steps=4, guidance_scale=3.0, seed=1), out, rtol=0, atol=0)
+    unguided = sample_pipeline(pipe, prompts, steps=4, generator=torch.Generator().manual_seed(1))
+    torch.testing.assert_close(generate(pipe, prompts, steps=4, guidance_scale=1.0, seed=1), unguided, rtol=0, atol=0)
+    assert not torch.equal(unguided, out)

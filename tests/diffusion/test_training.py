@@ -10,6 +10,7 @@ import pytest
 import torch
 from safetensors import safe_open
 
+from helpers import Interrupt as _Interrupt
 from helpers import same_weights as _same
 from helpers import short_training as _small
 from helpers import tiny_unet as _unet
@@ -46,7 +47,7 @@ def _train(model, abar, images, cfg, **kw):
 
 @pytest.mark.parametrize("kw", [
     {"steps": 0}, {"steps": -3}, {"batch_size": 0}, {"ema_decay": 1.0}, {"ema_decay": -0.1},
-    {"label_dropout": 1.0}, {"label_dropout": -0.5}, {"lr": 0.0}, {"lr": -1e-3},
+    {"label_dropout": 1.0}, {"label_dropout": -0.5}, {"lr": 0.0}, {"lr": -1e-3}, {"grad_clip": -1.0},
 ])
 def test_train_config_validation(kw):
     with pytest.raises(ValueError):
@@ -119,18 +120,6 @@ def test_train_diffusion_rejects_bad_images(abar, images):
         _train(_unet(0), abar, images[0], _small())
     with pytest.raises(ValueError):
         _train(_unet(0), abar, images[:0], _small())
-
-
-class _Interrupt:
-    """Forward pre-hook raising KeyboardInterrupt on the forward pass of step ``at`` (0-based)."""
-
-    def __init__(self, at):
-        self.at, self.calls = at, 0
-
-    def __call__(self, module, args):
-        if self.calls == self.at:
-            raise KeyboardInterrupt
-        self.calls += 1
 
 
 def test_conditional_training(abar, images):
@@ -323,3 +312,12 @@ def test_warm_up_scales_the_first_steps(images):
     moved = torch.cat([(res.model.state_dict()[k] - before[k]).abs().flatten() for k in before
                        if before[k].dtype.is_floating_point])
     assert moved.max().item() == pytest.approx(0.01 / 4, rel=0.05)
+
+
+def test_grad_clip_zero_switches_clipping_off(abar, images):
+    """grad_clip=0 leaves the gradients as they are (the VAE's setting): the same weights as a
+    threshold no gradient reaches, and not those of a clipping threshold."""
+    off = _train(_unet(0), abar, images, _small(steps=3, grad_clip=0.0))
+    huge = _train(_unet(0), abar, images, _small(steps=3, grad_clip=1e30))
+    tight = _train(_unet(0), abar, images, _small(steps=3, grad_clip=1e-3))
+    assert _same(off.model, huge.model) and not _same(off.model, tight.model)

@@ -1,0 +1,87 @@
+"""Adapters from model libraries to the generic :class:`.target.DiffusionTarget`: a diffusers
+UNet (pixel or latent, unconditional, class- or text-conditional), a Stable Diffusion pipeline
+(latent and text-conditioned), and a deliberately low-precision copy of a UNet."""
+
+from __future__ import annotations
+
+import copy
+
+import torch
+
+from .encoders import embed, encode_latents
+from .target import CondSpec, DiffusionTarget, Encoder
+
+
+def _shape(channels: int, size) -> tuple[int, ...]:
+    return (channels, size, size) if isinstance(size, int) else (channels, *size)
+
+
+def unet_target(unet: torch.nn.Module, scheduler, *, batch_size: int = 256, device: str | torch.device | None = None,
+                encoder: Encoder | None = None, image_shape: tuple[int, ...] | None = None,
+                embed_prompts=None) -> DiffusionTarget:
+    """Wrap a diffusers UNet2DModel (cond = class labels, if it has a class embedding) or
+    UNet2DConditionModel (cond = encoder hidden states, or prompts when ``embed_prompts`` maps
+    them to those) with its scheduler's abar_t. The UNet must predict epsilon and hold fp32
+    weights (SecMI's errors vanish in fp16). With an ``encoder`` (latent models) give the
+    ``image_shape`` of the pixel inputs."""
+    cfg = getattr(unet, "config", None)
+    if cfg is None:
+        raise ValueError("from_unet expects a diffusers UNet2DModel or UNet2DConditionModel")
+    pred = getattr(scheduler.config, "prediction_type", "epsilon")
+    if pred != "epsilon":
+        raise ValueError(f"the attacks need an epsilon-predicting model; the scheduler says "
+                         f"prediction_type={pred!r}")
+    dtype = next(unet.parameters()).dtype
+    if dtype != torch.float32:
+        raise ValueError(f"the UNet holds {dtype} weights; attacks run in fp32 "
+                         "(call unet.float() first)")
+    device = device if device is not None else next(unet.parameters()).device
+    unet = unet.to(device).eval()
+    if "cross_attention_dim" in cfg:  # UNet2DConditionModel
+        def eps_fn(x, t, cond=None):
+            return unet(x, t, encoder_hidden_states=cond).sample
+        cond = CondSpec("embedding", dim=int(cfg.cross_attention_dim), embed=embed_prompts)
+    else:
+        def eps_fn(x, t, cond=None):
+            return unet(x, t, class_labels=cond).sample
+        n = getattr(cfg, "num_class_embeds", None)
+        cond = CondSpec("class", num_embeds=int(n)) if n is not None else None
+    sample_shape = _shape(cfg.in_channels, cfg.sample_size)
+    if encoder is None:
+        image_shape = sample_shape
+    return DiffusionTarget(eps_fn, scheduler.alphas_cumprod, image_shape=image_shape, batch_size=batch_size,
+                           device=device, cond=cond, encoder=encoder, sample_shape=sample_shape)
+
+
+def pipeline_target(pipe, *, sample_latents: bool = False, generator=None, batch_size: int = 64,
+                    device=None) -> DiffusionTarget:
+    """A latent, text-conditioned target from a StableDiffusionPipeline (diffusers): images
+    in [-1, 1] go through the encoder hook x0 -> scaling_factor x VAE latent mean (a latent
+    sample with ``sample_latents``, drawn from ``generator``), and the UNet is conditioned on
+    the text encoder's embeddings of the prompts each attack passes as ``cond=`` (one per image;
+    embeddings work too), without classifier-free guidance (docs/papers.md section 1)."""
+    vae, unet = pipe.vae, pipe.unet
+    device = device if device is not None else next(unet.parameters()).device
+    vae = vae.to(device).eval()
+
+    def encoder(x):
+        return encode_latents(vae, x, sample_latents, generator)
+
+    def embed_prompts(texts):
+        return embed(texts, pipe.tokenizer, pipe.text_encoder).cpu()
+
+    return unet_target(unet, pipe.scheduler, batch_size=batch_size, device=device, encoder=encoder,
+                       image_shape=_shape(vae.config.in_channels, vae.config.sample_size), embed_prompts=embed_prompts)
+
+
+def low_precision_target(unet: torch.nn.Module, scheduler, dtype: torch.dtype = torch.bfloat16,
+                         batch_size: int = 256) -> DiffusionTarget:
+    """A target that runs a copy of ``unet`` in ``dtype`` (inputs cast to it, outputs back to
+    fp32): a deliberately imprecise model, for showing what rounding does to SecMI's tiny
+    errors. :func:`unet_target` refuses such models for every other use."""
+    low = copy.deepcopy(unet).to(dtype).eval()
+    device = next(low.parameters()).device
+
+    def eps_fn(x, t, cond=None):
+        return low(x.to(dtype), t).sample.float()
+    return DiffusionTarget(eps_fn, scheduler.alphas_cumprod, batch_size=batch_size, device=device)

@@ -1,0 +1,75 @@
+"""The pluggable objectives of the one training loop: condition dropout (one branch for class
+labels and text embeddings), and the VAE trained, interrupted and resumed through ``fit``."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+from helpers import Interrupt as _Interrupt
+from helpers import same_weights as _same
+from mialib.diffusion.objectives import VAEObjective, drop_condition
+from mialib.diffusion.parts import TextToImageConfig, build_vae
+from mialib.diffusion.text_to_image import train_vae, vae_train_config
+from mialib.diffusion.training import fit, read_training_state, state_meta
+
+CFG = TextToImageConfig(vae_channels=(8, 16), vae_steps=6, batch_size=4)
+
+
+@pytest.fixture(scope="module")
+def images():
+    return torch.rand(6, 3, 8, 8, generator=torch.Generator().manual_seed(0)) * 2 - 1
+
+
+@pytest.mark.parametrize("cond, null", [
+    (torch.arange(8), torch.tensor(9)),                                  # class labels
+    (torch.randn(8, 3, 2, generator=torch.Generator().manual_seed(1)), torch.full((3, 2), 7.0)),  # text embeddings
+])
+def test_drop_condition_replaces_whole_entries_with_one_draw_each(cond, null):
+    gen = torch.Generator().manual_seed(5)
+    out = drop_condition(cond, null, 0.5, gen)
+    drop = torch.rand(8, generator=torch.Generator().manual_seed(5)) < 0.5
+    assert 0 < int(drop.sum()) < 8 and out.dtype == cond.dtype
+    for i in range(8):
+        assert torch.equal(out[i], null.to(cond.dtype) if drop[i] else cond[i])
+    after = torch.Generator().manual_seed(5)
+    torch.rand(8, generator=after)
+    assert torch.equal(gen.get_state(), after.get_state())  # exactly one number per entry
+
+
+def test_vae_training_resumes_bitwise(images, tmp_path):
+    cfg, objective = vae_train_config(CFG, seed=2), VAEObjective(CFG.vae_kl_weight)
+    full = fit(build_vae(CFG, seed=2), images, cfg, objective, progress=False)
+    vae = build_vae(CFG, seed=2)
+    vae.encoder.register_forward_pre_hook(_Interrupt(4))
+    ckpt = tmp_path / "vae.safetensors"
+    with pytest.raises(KeyboardInterrupt):
+        fit(vae, images, cfg, objective, checkpoint=ckpt, checkpoint_every=3, progress=False)
+    resumed = fit(build_vae(CFG, seed=99), images, cfg, objective, checkpoint=ckpt, checkpoint_every=3, progress=False)
+    assert resumed.resumed_from == 3
+    assert _same(resumed.model, full.model) and resumed.loss_curve == full.loss_curve
+    assert not _same(full.model, build_vae(CFG, seed=2))  # it trained
+
+
+def test_a_vae_state_is_not_continued_as_a_denoising_state(images, tmp_path):
+    cfg = vae_train_config(CFG)
+    assert vae_train_config(CFG).ema_decay == 0 and cfg.warmup_steps == 0 and cfg.grad_clip == 0
+    done = fit(build_vae(CFG), images, cfg, VAEObjective(CFG.vae_kl_weight), keep_state=True, progress=False)
+    path = tmp_path / "s.safetensors"
+    from mialib.diffusion.training import write_training_state
+    write_training_state(path, done.state)
+    assert read_training_state(path, state_meta(cfg, images, None, objective=VAEObjective(1e-4).meta)) is not None
+    assert read_training_state(path, state_meta(cfg, images, None)) is None
+    assert read_training_state(path, state_meta(cfg, images, None, objective=VAEObjective(1e-3).meta)) is None
+
+
+def test_train_vae_keeps_its_final_state_and_sets_the_scaling_factor(images, tmp_path):
+    ckpt = tmp_path / "vae.safetensors"
+    first = build_vae(CFG, seed=1)
+    curve = train_vae(first, images, CFG, seed=1, progress=False, checkpoint=ckpt)
+    assert len(curve) == CFG.vae_steps and ckpt.is_file()
+    means = torch.cat([first.encode(images).latent_dist.mean.detach()])
+    assert first.config.scaling_factor == pytest.approx(1 / float(means.std()), rel=1e-5)
+    again = build_vae(CFG, seed=7)  # a rerun after an interruption later on: the final state is restored
+    assert train_vae(again, images, CFG, seed=1, progress=False, checkpoint=ckpt) == curve
+    assert _same(again, first) and again.config.scaling_factor == first.config.scaling_factor
