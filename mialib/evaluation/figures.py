@@ -26,8 +26,14 @@ def examples(images, nrow: int, title: str):
 
 
 def class_proportions(balance):
-    """Bars of each class's share in each part of a split (:class:`mialib.data.splits.LabelBalance`)."""
+    """Bars of each class's share in each part of a split (:class:`mialib.data.splits.LabelBalance`);
+    for a data set without labels, a panel that says the balance cannot be checked."""
     fig, ax = _subplots(figsize=(7, 3))
+    if not balance.checked:
+        ax.text(0.5, 0.5, "this data set has no class labels: the class balance of the parts cannot be checked",
+                ha="center", va="center", transform=ax.transAxes)
+        ax.set_axis_off()
+        return fig
     counts = balance.counts
     width = 0.8 / len(counts)
     for i, (name, row) in enumerate(zip(balance.names, counts)):
@@ -47,6 +53,20 @@ def loss_curve(record: dict):
     ax.plot(steps, losses)
     ax.set(yscale="log", xlabel="training step", ylabel="denoising loss (MSE)",
            title=f"training loss ({record['n_training_images']} images, {epochs:.0f} epochs)")
+    return fig
+
+
+def loss_curves(curves: dict, note: str = "no training record"):
+    """One panel per trained part (label -> [(step, loss)]), each on a log scale; with no curve
+    (e.g. a model loaded from a folder) one panel that says ``note``."""
+    fig, axes = _subplots(1, max(1, len(curves)), figsize=(4.5 * max(1, len(curves)), 3), squeeze=False)
+    if not curves:
+        axes[0, 0].text(0.5, 0.5, note, ha="center", va="center", transform=axes[0, 0].transAxes)
+        axes[0, 0].set_axis_off()
+    for ax, (label, curve) in zip(axes[0], curves.items()):
+        steps, losses = np.array(curve, dtype=float).T
+        ax.plot(steps, losses)
+        ax.set(yscale="log", xlabel="training step", ylabel="loss", title=label)
     return fig
 
 

@@ -15,12 +15,17 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from ..attacks.scoring import score_split
 from ..core import paths
 from ..core.checks import check_int
-from ..data.colored import ColouredPopulation
+from ..data.colored import ColouredPopulation, coloured_population
 from ..data.loaders import IMAGE_SUFFIXES, load_image_folder
-from ..diffusion.sampling import sample_pipeline
 from ..data.captions import COLOUR_WORDS, DIGIT_WORDS, caption
+from ..diffusion.pipeline import load_pipeline
+from ..diffusion.sampling import sample_pipeline
+from ..diffusion.text_to_image import TextToImageConfig, train_text_to_image
+from ..evaluation.compare import compare
+from ..evaluation.metrics import evaluate_split
 
 PROMPT_SETTINGS = ("ground-truth caption", "empty prompt", "wrong caption")
 
@@ -38,6 +43,11 @@ class CaptionedSplit:
         for part, caps in (("members", self.member_captions), ("nonmembers", self.nonmember_captions)):
             if len(caps) != len(getattr(self, part)):
                 raise ValueError(f"{len(caps)} captions for {len(getattr(self, part))} {part}: give one caption per image")
+
+    def members_captioned(self, prompt: str) -> torch.Tensor:
+        """The member images whose caption is ``prompt`` (Tensor[n, C, H, W]; n may be 0)."""
+        idx = [i for i, c in enumerate(self.member_captions) if c == prompt]
+        return self.members[torch.as_tensor(idx, dtype=torch.long)]
 
     def prompts(self, setting: str) -> dict:
         """The prompts of each part under one of :data:`PROMPT_SETTINGS`."""
@@ -111,3 +121,111 @@ def generate(pipe, prompts, *, steps: int = 20, guidance_scale: float = 3.0, see
     meaning g (e_null + g (e_c - e_null); none for g <= 1): the sampler's w is g - 1."""
     return sample_pipeline(pipe, prompts, steps=steps, guidance_scale=max(0.0, guidance_scale - 1.0),
                            generator=torch.Generator().manual_seed(seed))
+
+
+@dataclass
+class PromptAblation:
+    """Every attack's scores on the split under each prompt setting (``scores``: setting -> attack
+    name -> :class:`mialib.attacks.scoring.SplitScores`; the first setting is the ground truth),
+    with the same noise in every setting."""
+
+    scores: dict
+
+    @property
+    def settings(self) -> list:
+        return list(self.scores)
+
+    def evaluate(self, *, n_boot: int, seed: int) -> dict:
+        """Setting -> attack -> :func:`mialib.evaluation.metrics.evaluate_split`."""
+        return {s: {n: evaluate_split(sc, n_boot=n_boot, seed=seed) for n, sc in by_name.items()}
+                for s, by_name in self.scores.items()}
+
+    def against_ground_truth(self, *, n_boot: int, seed: int) -> dict:
+        """Attack -> other setting -> the paired AUC difference ground truth minus that setting
+        (:func:`mialib.evaluation.compare.compare`, on the same images)."""
+        gt, others = self.settings[0], self.settings[1:]
+        return {n: {s: compare(self.scores[gt][n], self.scores[s][n], n_boot=n_boot, seed=seed) for s in others}
+                for n in self.scores[gt]}
+
+    def curves(self, labels: dict, settings, attacks) -> dict:
+        """"<label>, <setting>" -> (member, non-member) scores, for a ROC figure."""
+        return {f"{labels[n]}, {s}": self.scores[s][n].evaluation for s in settings for n in attacks}
+
+    def queries_per_image(self) -> dict:
+        """Attack -> model queries per image (under the ground-truth captions)."""
+        return {n: sc.queries_per_image for n, sc in self.scores[self.settings[0]].items()}
+
+
+def prompt_ablation(settings: dict, target, split: CaptionedSplit, *, seed: int, attacks) -> PromptAblation:
+    """The SecMI paper's prompt ablation for every attack in ``attacks`` (names of ``settings``):
+    scored under each of :data:`PROMPT_SETTINGS`, evaluation parts only."""
+    return PromptAblation({s: {n: score_split(settings[n], target, split, seed=seed, calibration=False,
+                                              cond=split.prompts(s)) for n in attacks} for s in PROMPT_SETTINGS})
+
+
+def generate_per_prompt(pipe, prompts, per_prompt: int, *, guidance_scale: float, seed: int = 0) -> dict:
+    """``per_prompt`` images of each prompt (prompt -> Tensor), all drawn in one :func:`generate`
+    call with the prompts repeated in order, so every image keeps its place in the seeded batch."""
+    per_prompt = check_int(per_prompt, "per_prompt", low=1)
+    prompts = list(prompts)
+    images = generate(pipe, [p for p in prompts for _ in range(per_prompt)], guidance_scale=guidance_scale, seed=seed)
+    return {p: images[i * per_prompt:(i + 1) * per_prompt] for i, p in enumerate(prompts)}
+
+
+def samples_beside_training(samples: dict, split: CaptionedSplit) -> dict:
+    """Figure rows: for each prompt its samples ("sample: <prompt>") above the members trained
+    with that caption ("training: <prompt>"; left out when no member has it)."""
+    rows = {}
+    for prompt, images in samples.items():
+        rows[f"sample: {prompt}"] = images
+        training = split.members_captioned(prompt)
+        if len(training):
+            rows[f"training: {prompt}"] = training
+    return rows
+
+
+@dataclass
+class TextToImageModelUnderAttack:
+    """What notebook 07 attacks: the pipeline, the captioned member / non-member split, the
+    training record (empty for a pipeline loaded from a folder) and where the model came from."""
+
+    pipe: object
+    split: CaptionedSplit
+    record: dict
+    from_cache: bool | None    # None: loaded from ``origin``, a pipeline folder
+    origin: str
+
+    @property
+    def loss_curves(self) -> dict:
+        """Trained part -> its loss curve [(step, loss)] (empty for a loaded pipeline)."""
+        curves = {"VAE (reconstruction + KL)": self.record.get("vae_loss_curve"),
+                  "UNet (denoising MSE)": self.record.get("loss_curve")}
+        return {name: c for name, c in curves.items() if c}
+
+    def describe(self) -> str:
+        """One line: the split's sizes, the latent and image shapes of ``target``, the origin."""
+        return f"{len(self.split.members)} members, {len(self.split.nonmembers)} non-members; model {self.origin}"
+
+
+def open_text_to_image(*, model: dict, n_members: int, n_nonmembers: int, seed: int, device: str = "auto",
+                       pipeline_path: str = "", members_dir: str = "", nonmembers_dir: str = "",
+                       captions_file: str = "", image_size: int = 512) -> TextToImageModelUnderAttack:
+    """Notebook 07's model and split from its parameters: with ``pipeline_path`` a local Stable
+    Diffusion folder and the member / non-member folders with their captions; without, the tiny
+    pipeline trained here (``model``: :class:`TextToImageConfig` overrides) on captioned digits.
+    Folders given without ``pipeline_path`` are an error, not silently ignored."""
+    if pipeline_path:
+        pipe = load_pipeline(pipeline_path, device=device)
+        split = load_captioned_folders(members_dir, nonmembers_dir, captions_file, image_size)
+        return TextToImageModelUnderAttack(pipe, split, {}, None, f"loaded from {pipeline_path}")
+    given = [n for n, v in (("members_dir", members_dir), ("nonmembers_dir", nonmembers_dir),
+                            ("captions_file", captions_file)) if v]
+    if given:
+        raise ValueError(f"{', '.join(given)} given without pipeline_path: set pipeline_path to the Stable Diffusion "
+                         "folder those images belong to, or leave them empty to train the tiny model")
+    config = TextToImageConfig.from_overrides(model)
+    split = captioned_digits(coloured_population(image_size=config.image_size, seed=seed), n_members, n_nonmembers,
+                             seed=seed)
+    trained = train_text_to_image(split.members, split.member_captions, config, seed=seed, device=device)
+    origin = "from the cache" if trained.from_cache else "trained now"
+    return TextToImageModelUnderAttack(trained.pipeline, split, trained.record, trained.from_cache, origin)

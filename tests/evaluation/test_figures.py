@@ -73,6 +73,20 @@ def test_class_proportions_draws_each_parts_shares():
     assert f"p = {balance.p_value:.3f}" in ax.get_title() and ax.get_ylabel() == "fraction of the part"
 
 
+def test_class_proportions_says_when_there_are_no_labels():
+    (ax,) = figures.class_proportions(label_balance(None, {"a": np.arange(3)})).axes
+    assert not ax.patches and "no class labels" in ax.texts[0].get_text() and not ax.axison
+
+
+def test_loss_curves_draw_one_log_panel_per_part():
+    curves = {"VAE": [[1, 2.0], [2, 1.0]], "UNet": [[5, 0.5], [10, 0.25], [15, 0.2]]}
+    axes = figures.loss_curves(curves).axes
+    assert [a.get_title() for a in axes] == ["VAE", "UNet"] and all(a.get_yscale() == "log" for a in axes)
+    np.testing.assert_array_equal(_xy(axes[1].lines[0]), [[5, 10, 15], [0.5, 0.25, 0.2]])
+    (empty,) = figures.loss_curves({}, note="loaded from /x").axes
+    assert empty.texts[0].get_text() == "loaded from /x" and not empty.lines
+
+
 def test_loss_curve_plots_the_record_on_a_log_scale():
     rec = {"loss_curve": [[10, 0.5], [20, 0.3], [30, 0.2]], "steps": 30, "train": {"batch_size": 4},
            "n_training_images": 8}

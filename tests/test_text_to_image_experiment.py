@@ -1,0 +1,94 @@
+"""Notebook 07's experiment helpers: the model under attack from the notebook's parameters
+(folders without a pipeline refused), samples per prompt beside the members with that caption,
+and the loss curves of the trained parts."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+from mialib.data.captions import caption
+from mialib.diffusion.parts import TextToImageConfig, build_latent_unet, build_text_encoder, build_vae
+from mialib.diffusion.pipeline import assemble_pipeline
+from mialib.diffusion.tokenizer import build_tokenizer
+from mialib.experiments.text_to_image import (CaptionedSplit, TextToImageModelUnderAttack, generate,
+                                              generate_per_prompt, open_text_to_image, samples_beside_training)
+
+CFG = TextToImageConfig(vae_channels=(8, 16), unet_channels=(16, 32), text_dim=16)
+CAPTIONS = [caption(d, c) for d in range(10) for c in range(2)]
+
+
+@pytest.fixture(scope="module")
+def pipe(tmp_path_factory):
+    tok = build_tokenizer(CAPTIONS + [""], tmp_path_factory.mktemp("tok"), CFG.max_tokens)
+    return assemble_pipeline(build_vae(CFG, seed=1).eval(), build_text_encoder(CFG, len(tok), seed=2), tok,
+                             build_latent_unet(CFG, seed=3).eval())
+
+
+def _split():
+    members = torch.arange(4 * 3 * 8 * 8, dtype=torch.float32).view(4, 3, 8, 8) / 1000 - 0.3
+    return CaptionedSplit(members, torch.zeros(1, 3, 8, 8), ["a red digit one", "a blue digit two", "a red digit one",
+                                                             "a red digit six"], ["a blue digit two"])
+
+
+def test_generate_per_prompt_is_one_seeded_call_cut_per_prompt(pipe):
+    prompts = ["a red digit seven", "a blue digit two"]
+    got = generate_per_prompt(pipe, prompts, 2, guidance_scale=3.0, seed=4)
+    want = generate(pipe, [prompts[0]] * 2 + [prompts[1]] * 2, guidance_scale=3.0, seed=4)
+    assert list(got) == prompts and torch.equal(got[prompts[1]], want[2:])
+    with pytest.raises(ValueError, match="per_prompt"):
+        generate_per_prompt(pipe, prompts, 0, guidance_scale=3.0)
+
+
+def test_samples_sit_above_the_members_trained_with_their_caption():
+    split = _split()
+    assert torch.equal(split.members_captioned("a red digit one"), split.members[[0, 2]])
+    assert len(split.members_captioned("a blue digit nine")) == 0
+    samples = {"a red digit one": torch.ones(2, 3, 8, 8), "a blue digit nine": torch.zeros(2, 3, 8, 8)}
+    rows = samples_beside_training(samples, split)
+    assert list(rows) == ["sample: a red digit one", "training: a red digit one", "sample: a blue digit nine"]
+
+
+def test_folders_without_a_pipeline_are_refused_not_ignored():
+    with pytest.raises(ValueError, match="members_dir, captions_file given without pipeline_path"):
+        open_text_to_image(model={}, n_members=4, n_nonmembers=4, seed=0, members_dir="m", captions_file="c.csv")
+
+
+def test_the_tiny_model_comes_with_its_loss_curves(tmp_path, monkeypatch):
+    monkeypatch.setenv("MIALIB_CACHE", str(tmp_path / "cache"))
+    model = {"vae_channels": [8, 16], "unet_channels": [16, 32], "text_dim": 16, "vae_steps": 2, "unet_steps": 2,
+             "batch_size": 4}
+    first = open_text_to_image(model=model, n_members=6, n_nonmembers=3, seed=0, device="cpu")
+    assert first.origin == "trained now" and first.from_cache is False
+    assert list(first.loss_curves) == ["VAE (reconstruction + KL)", "UNet (denoising MSE)"]
+    assert first.describe() == "6 members, 3 non-members; model trained now"
+    again = open_text_to_image(model=model, n_members=6, n_nonmembers=3, seed=0, device="cpu")
+    assert again.from_cache and again.origin == "from the cache"
+    loaded = TextToImageModelUnderAttack(first.pipe, first.split, {}, None, "loaded from /x")
+    assert loaded.loss_curves == {}
+
+
+def test_the_prompt_ablation_scores_every_attack_under_each_setting(pipe):
+    from mialib.attacks import attack_settings, score_split
+    from mialib.diffusion.adapters import pipeline_target
+    from mialib.evaluation.compare import compare
+    from mialib.evaluation.metrics import evaluate_split
+    from mialib.experiments.text_to_image import PROMPT_SETTINGS, prompt_ablation
+    settings = attack_settings({"secmi_stat": {"t_sec": 20}})
+    g = torch.Generator().manual_seed(0)
+    split = CaptionedSplit(torch.rand(4, 3, 8, 8, generator=g) * 2 - 1, torch.rand(4, 3, 8, 8, generator=g) * 2 - 1,
+                           CAPTIONS[:4], CAPTIONS[4:8])
+    target = pipeline_target(pipe, batch_size=3)
+    ab = prompt_ablation(settings, target, split, seed=2, attacks=["naive_loss", "secmi_stat"])
+    assert ab.settings == list(PROMPT_SETTINGS)
+    want = score_split(settings["naive_loss"], target, split, seed=2, calibration=False, cond=split.prompts("empty prompt"))
+    assert torch.equal(ab.scores["empty prompt"]["naive_loss"].members, want.members)
+    res = ab.evaluate(n_boot=5, seed=1)
+    assert res["empty prompt"]["naive_loss"] == evaluate_split(want, n_boot=5, seed=1)
+    diffs = ab.against_ground_truth(n_boot=5, seed=1)
+    assert list(diffs["secmi_stat"]) == ["empty prompt", "wrong caption"]
+    assert diffs["naive_loss"]["empty prompt"] == compare(ab.scores["ground-truth caption"]["naive_loss"], want,
+                                                          n_boot=5, seed=1)
+    assert list(ab.curves({"naive_loss": "N", "secmi_stat": "S"}, PROMPT_SETTINGS[:2], ["secmi_stat"])) == [
+        "S, ground-truth caption", "S, empty prompt"]
+    assert ab.queries_per_image() == {"naive_loss": 1, "secmi_stat": settings["secmi_stat"].queries()}
