@@ -9,7 +9,7 @@ import pytest
 import torch
 
 from mialib.attacks import ATTACKS, DiffusionTarget, attack_settings, score_split, secmi_nns
-from mialib.diffusion.controls import memorizing_eps_fn
+from mialib.diffusion.controls import memorising_eps_fn
 from mialib.evaluation.compare import compare
 from mialib.experiments.comparison import check_tuning_grid, reported_attacks, run_secmi_nns, tune_timesteps
 from mialib.experiments.sweeps import tune_on_calibration
@@ -20,7 +20,7 @@ from mialib.metrics import evaluate
 def setup(digits_split, linear_abar):
     m, n = digits_split
     data = SimpleNamespace(members=m[:24], nonmembers=n[:24], cal_members=m[24:], cal_nonmembers=n[24:])
-    return data, DiffusionTarget(memorizing_eps_fn(m, linear_abar, bandwidth=0.1), linear_abar)
+    return data, DiffusionTarget(memorising_eps_fn(m, linear_abar, bandwidth=0.1), linear_abar)
 
 
 def test_tuned_timesteps_are_chosen_on_calibration_and_scored_on_evaluation(setup):

@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 from mialib.attacks.property import PropertyReader
-from mialib.data.colored import coloured_population
+from mialib.data.coloured import coloured_population
 from mialib.experiments.fairness import (FairnessData, FairnessParams, label_of, outcome_table, receiver_outcome,
                                          train_poisoned_models)
 

@@ -8,7 +8,7 @@ import pytest
 import torch
 
 from mialib.attacks.property import PropertyReader, ReaderRates
-from mialib.data.colored import coloured_population
+from mialib.data.coloured import coloured_population
 from mialib.diffusion.mixture import GaussianMixtureGenerator
 from mialib.experiments.property import (PropertyParams, ReceiverReadings, error_by_sample_size, error_curves,
                                          estimates_by_estimator, generator_bias, train_sharer_models)

@@ -8,7 +8,7 @@ import pytest
 import torch
 
 from mialib.attacks import DiffusionTarget, NoiseAggregation, SecMI, score_split
-from mialib.diffusion.controls import memorizing_eps_fn
+from mialib.diffusion.controls import memorising_eps_fn
 from mialib.experiments.sweeps import Sweep, sweep_attack, sweep_boot, sweep_values, tune_on_calibration
 from mialib.metrics import evaluate
 
@@ -17,7 +17,7 @@ from mialib.metrics import evaluate
 def setup(digits_split, linear_abar):
     m, n = digits_split
     data = SimpleNamespace(members=m[:24], nonmembers=n[:24], cal_members=m[24:], cal_nonmembers=n[24:])
-    target = DiffusionTarget(memorizing_eps_fn(m, linear_abar, bandwidth=0.1), linear_abar)
+    target = DiffusionTarget(memorising_eps_fn(m, linear_abar, bandwidth=0.1), linear_abar)
     return data, target
 
 

@@ -1,5 +1,5 @@
 """Data: image sets in [-1, 1] (:mod:`.images`), where they come from (:mod:`.loaders`), the
-coloured digits of the sharing experiments (:mod:`.colored`) and their caption vocabulary
+coloured digits of the sharing experiments (:mod:`.coloured`) and their caption vocabulary
 (:mod:`.captions`), member / non-member splits (:mod:`.splits`), deliberate distribution shifts
 (:mod:`.shifts`) and externally produced score files (:mod:`.external`)."""
 

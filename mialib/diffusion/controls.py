@@ -1,6 +1,6 @@
 """Synthetic targets with known answers, for positive and negative controls of the attacks.
 
-``memorizing_eps_fn(points, abar)`` is the *exact* optimal denoiser of the empirical
+``memorising_eps_fn(points, abar)`` is the *exact* optimal denoiser of the empirical
 distribution of ``points`` (a model that has memorised them perfectly):
 
     E[x0 | x_t] = sum_i w_i p_i,  w = softmax_i( -||x_t - sqrt(abar_t) p_i||^2 / (2 (1 - abar_t)) ),
@@ -31,7 +31,7 @@ import numpy as np
 import torch
 
 
-def memorizing_eps_fn(points: torch.Tensor, alphas_cumprod, bandwidth: float = 0.0):
+def memorising_eps_fn(points: torch.Tensor, alphas_cumprod, bandwidth: float = 0.0):
     """An ``eps_fn(x, t, cond=None)`` that has memorised ``points`` (Tensor[M, C, H, W]);
     ``bandwidth`` > 0 makes it the optimal denoiser of their Gaussian kernel density estimate."""
     if not bandwidth >= 0:

@@ -21,7 +21,7 @@ from ..attacks.fairness import (METHODS, feature_codes, mutual_information, pois
                                utility_drift)
 from ..attacks.property import PropertyReader
 from ..core.checks import check_choice, check_float, check_int
-from ..data.colored import ColouredPopulation
+from ..data.coloured import ColouredPopulation
 from ..data.images import ImageSet
 from ..diffusion.trained import TrainedModel, train_models
 from .sharing import SharerParams

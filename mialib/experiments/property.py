@@ -19,7 +19,7 @@ from ..attacks.property import (Estimate, PropertyReader, ReaderRates, corrected
                                 naive_estimate, query_estimates)
 from ..core.checks import check_float, check_int
 from ..core.seeding import make_generator
-from ..data.colored import ColouredPopulation, colour_rule, colour_rule_rates
+from ..data.coloured import ColouredPopulation, colour_rule, colour_rule_rates
 from ..data.images import ImageSet
 from ..diffusion.mixture import GaussianMixtureGenerator
 from ..diffusion.trained import TrainedModel, train_models

@@ -20,7 +20,7 @@ from ..diffusion.training import TrainConfig
 class SharerParams(Config):
     """The shared model: its UNet widths, training and sampling; defaults sized for a 2-core CPU."""
 
-    colour_noise: float = 0.2          # sd of the ink mix around its mean (mialib.data.colored)
+    colour_noise: float = 0.2          # sd of the ink mix around its mean (mialib.data.coloured)
     n_train: int = 256                 # images in the sharer's training set
     block_out_channels: tuple = (32,)  # the sharer's UNet widths (one level: 8x8 images need no more)
     train_steps: int = 800             # the sharer's training steps per model

@@ -18,7 +18,7 @@ import torch
 from ..attacks.scoring import score_split
 from ..core import paths
 from ..core.checks import check_int
-from ..data.colored import ColouredPopulation, coloured_population
+from ..data.coloured import ColouredPopulation, coloured_population
 from ..data.loaders import IMAGE_SUFFIXES, load_image_folder
 from ..data.captions import COLOUR_WORDS, DIGIT_WORDS, caption
 from ..diffusion.pipeline import load_pipeline

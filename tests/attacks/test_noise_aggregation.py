@@ -9,7 +9,7 @@ import torch
 from helpers import gen as _gen
 from mialib.attacks import DiffusionTarget, get_attack, noise_aggregation, noise_aggregation_noises, naive_loss
 from mialib.attacks import aggregation as agg
-from mialib.diffusion.controls import memorizing_eps_fn
+from mialib.diffusion.controls import memorising_eps_fn
 from mialib.metrics import evaluate
 
 BANDWIDTH = 0.1  # memorise the points, each with a little Gaussian of its own (mialib.diffusion.controls)
@@ -66,7 +66,7 @@ def test_noise_aggregation_costs_K_queries(linear_abar, K):
 
 def test_scores_are_seeded_and_batch_independent(digits_split, linear_abar):
     members, _ = digits_split
-    eps = memorizing_eps_fn(members[:10], linear_abar)
+    eps = memorising_eps_fn(members[:10], linear_abar)
     small, big = DiffusionTarget(eps, linear_abar, batch_size=7), DiffusionTarget(eps, linear_abar, batch_size=64)
     a = noise_aggregation(small, members, generator=_gen(3))
     b = noise_aggregation(big, members, generator=_gen(3))
@@ -82,7 +82,7 @@ def test_a_pure_memoriser_gives_noise_aggregation_nothing_to_see(digits_split, l
     posterior has collapsed onto one point, its DDIM trajectory is straight and its predicted
     noise is the same at every step, for members and many non-members alike."""
     members, nonmembers = digits_split
-    target = DiffusionTarget(memorizing_eps_fn(members, linear_abar), linear_abar)
+    target = DiffusionTarget(memorising_eps_fn(members, linear_abar), linear_abar)
     e = noise_aggregation_noises(target, nonmembers, generator=_gen(0)).flatten(2).double()
     rel = agg.l2_pairwise(e) / e.pow(2).sum(2).mean(1)
     assert (rel < 1e-6).float().mean().item() > 0.5
@@ -92,7 +92,7 @@ def test_a_pure_memoriser_gives_noise_aggregation_nothing_to_see(digits_split, l
 @pytest.mark.parametrize("injection", ["decoupled", "vp"])
 def test_noise_aggregation_controls_for_every_metric_and_injection(digits_split, linear_abar, metric, injection):
     members, nonmembers = digits_split
-    target = DiffusionTarget(memorizing_eps_fn(members, linear_abar, bandwidth=BANDWIDTH), linear_abar)
+    target = DiffusionTarget(memorising_eps_fn(members, linear_abar, bandwidth=BANDWIDTH), linear_abar)
     kw = dict(metric=metric, injection=injection)
     auc = evaluate(noise_aggregation(target, members, generator=_gen(0), **kw),
                    noise_aggregation(target, nonmembers, generator=_gen(1), **kw), n_boot=0)["auc"]

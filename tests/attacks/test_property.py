@@ -88,7 +88,7 @@ def test_queries_and_reader_rates():
 
 
 def test_property_reader_learns_the_colour(digits_split):
-    from mialib.data.colored import coloured_population
+    from mialib.data.coloured import coloured_population
     pop = coloured_population(seed=0)
     aux = pop.auxiliary()
     reader = mp.PropertyReader.fit(aux.images, aux.attributes["colour"], held_out=0.3, seed=0)

@@ -9,7 +9,7 @@ import torch
 
 from helpers import gen as _gen
 from mialib.attacks import ATTACKS, DiffusionTarget, get_attack, run_attack
-from mialib.diffusion.controls import memorizing_eps_fn
+from mialib.diffusion.controls import memorising_eps_fn
 from mialib.metrics import evaluate
 
 BANDWIDTH = 0.1  # memorise the points, each with a little Gaussian of its own (mialib.diffusion.controls)
@@ -72,7 +72,7 @@ def test_memorisation_controls_for_every_attack(digits_split, linear_abar, name,
     non-members must flip the attack (AUC ~0)."""
     members, nonmembers = digits_split
     points = members if memorised == "members" else nonmembers
-    target = DiffusionTarget(memorizing_eps_fn(points, linear_abar, bandwidth=BANDWIDTH), linear_abar,
+    target = DiffusionTarget(memorising_eps_fn(points, linear_abar, bandwidth=BANDWIDTH), linear_abar,
                              image_shape=(1, 8, 8))
     g = _gen(0)
     auc = evaluate(run_attack(name, target, members, generator=g),

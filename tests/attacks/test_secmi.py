@@ -7,7 +7,7 @@ import pytest
 import torch
 
 from mialib.attacks import DiffusionTarget, SecMI, secmi_error_maps, secmi_nns, secmi_stat, secmi_terror
-from mialib.diffusion.controls import memorizing_eps_fn
+from mialib.diffusion.controls import memorising_eps_fn
 from mialib.metrics import evaluate
 
 
@@ -22,9 +22,9 @@ def test_terror_closed_forms(linear_abar):
     its own deterministic trajectory, so the members' t-errors are zero."""
     g = torch.Generator().manual_seed(2)
     pts = torch.rand(2, 1, 8, 8, generator=g) * 2 - 1
-    single = DiffusionTarget(memorizing_eps_fn(pts[:1], linear_abar), linear_abar)
+    single = DiffusionTarget(memorising_eps_fn(pts[:1], linear_abar), linear_abar)
     assert secmi_terror(single, pts).max().item() < 1e-10
-    pair = DiffusionTarget(memorizing_eps_fn(pts, linear_abar), linear_abar)
+    pair = DiffusionTarget(memorising_eps_fn(pts, linear_abar), linear_abar)
     assert secmi_terror(pair, pts).max().item() < 1e-10
     assert secmi_terror(single, torch.zeros(1, 1, 8, 8)).item() < 1e-10
 
@@ -33,18 +33,18 @@ def test_terror_closed_forms(linear_abar):
 def test_secmi_stat_memorisation_controls(digits_split, linear_abar, memorised, expect_auc):
     members, nonmembers = digits_split
     points = members if memorised == "members" else nonmembers
-    target = DiffusionTarget(memorizing_eps_fn(points, linear_abar), linear_abar, image_shape=(1, 8, 8))
+    target = DiffusionTarget(memorising_eps_fn(points, linear_abar), linear_abar, image_shape=(1, 8, 8))
     auc = evaluate(secmi_stat(target, members), secmi_stat(target, nonmembers), n_boot=0)["auc"]
     assert auc == pytest.approx(expect_auc, abs=0.02)
 
 
 def test_secmi_nns_memorisation_controls(digits_split, linear_abar):
     members, nonmembers = digits_split
-    target = DiffusionTarget(memorizing_eps_fn(members, linear_abar), linear_abar)
+    target = DiffusionTarget(memorising_eps_fn(members, linear_abar), linear_abar)
     res = secmi_nns(target, members, nonmembers, epochs=30, width=8, seed=0, train_frac=0.25)
     auc = evaluate(res.member_scores, res.nonmember_scores, n_boot=0)["auc"]
     assert auc > 0.9
-    flipped = DiffusionTarget(memorizing_eps_fn(nonmembers, linear_abar), linear_abar)
+    flipped = DiffusionTarget(memorising_eps_fn(nonmembers, linear_abar), linear_abar)
     res_f = secmi_nns(flipped, members, nonmembers, epochs=30, width=8, seed=0, train_frac=0.25)
     # trained on the flipped model, the classifier learns "low error = member" ... of the
     # other side; its labels still say which side is which, so it still separates them
@@ -54,7 +54,7 @@ def test_secmi_nns_memorisation_controls(digits_split, linear_abar):
 
 def test_secmi_nns_scores_only_held_out_images(digits_split, linear_abar):
     members, nonmembers = digits_split
-    target = DiffusionTarget(memorizing_eps_fn(members, linear_abar), linear_abar)
+    target = DiffusionTarget(memorising_eps_fn(members, linear_abar), linear_abar)
     res = secmi_nns(target, members, nonmembers, epochs=1, width=8, seed=3, train_frac=0.25)
     assert len(res.member_scores) == len(res.member_eval_idx) == 36
     assert len(res.nonmember_scores) == len(res.nonmember_eval_idx) == 36
@@ -80,7 +80,7 @@ def test_query_count_matches_formula(linear_abar, t_sec, k):
 
 def test_scores_do_not_depend_on_batch_size(digits_split, linear_abar):
     members, _ = digits_split
-    eps = memorizing_eps_fn(members[:10], linear_abar)
+    eps = memorising_eps_fn(members[:10], linear_abar)
     a = secmi_stat(DiffusionTarget(eps, linear_abar, batch_size=1), members[:12])
     b = secmi_stat(DiffusionTarget(eps, linear_abar, batch_size=256), members[:12])
     torch.testing.assert_close(a, b, rtol=1e-6, atol=1e-12)
@@ -88,7 +88,7 @@ def test_scores_do_not_depend_on_batch_size(digits_split, linear_abar):
 
 def test_error_maps_and_terror_agree(digits_split, linear_abar):
     members, _ = digits_split
-    target = DiffusionTarget(memorizing_eps_fn(members[:5], linear_abar), linear_abar)
+    target = DiffusionTarget(memorising_eps_fn(members[:5], linear_abar), linear_abar)
     maps = secmi_error_maps(target, members[5:9])
     assert maps.shape == (4, 1, 8, 8) and maps.dtype == torch.float32
     torch.testing.assert_close(secmi_terror(target, members[5:9]), maps.double().pow(2).flatten(1).sum(1))

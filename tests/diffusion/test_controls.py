@@ -6,7 +6,7 @@ import pytest
 import torch
 
 from helpers import gen as _gen
-from mialib.diffusion.controls import memorizing_eps_fn
+from mialib.diffusion.controls import memorising_eps_fn
 
 
 def test_bandwidth_memoriser_closed_forms(linear_abar):
@@ -17,10 +17,10 @@ def test_bandwidth_memoriser_closed_forms(linear_abar):
     t = torch.full((3,), 120)
     a, r = linear_abar[120].float(), 0.2
     want = (1 - a).sqrt() * (x - a.sqrt() * p) / (a * r ** 2 + 1 - a)
-    torch.testing.assert_close(memorizing_eps_fn(p, linear_abar, bandwidth=r)(x, t), want, rtol=1e-5, atol=1e-6)
+    torch.testing.assert_close(memorising_eps_fn(p, linear_abar, bandwidth=r)(x, t), want, rtol=1e-5, atol=1e-6)
     pts = torch.rand(5, 1, 2, 2, generator=_gen(1))
-    torch.testing.assert_close(memorizing_eps_fn(pts, linear_abar, bandwidth=0.0)(x, t),
-                               memorizing_eps_fn(pts, linear_abar)(x, t))
+    torch.testing.assert_close(memorising_eps_fn(pts, linear_abar, bandwidth=0.0)(x, t),
+                               memorising_eps_fn(pts, linear_abar)(x, t))
     with pytest.raises(ValueError, match="bandwidth"):
-        memorizing_eps_fn(pts, linear_abar, bandwidth=-1)
+        memorising_eps_fn(pts, linear_abar, bandwidth=-1)
 

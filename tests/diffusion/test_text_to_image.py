@@ -10,7 +10,7 @@ import torch
 
 from mialib.attacks import ATTACKS, DiffusionTarget, run_attack
 from mialib.diffusion.adapters import pipeline_target
-from mialib.diffusion.controls import memorizing_eps_fn
+from mialib.diffusion.controls import memorising_eps_fn
 from mialib.diffusion.models import build_scheduler
 from mialib.data.captions import caption
 from mialib.diffusion.encoders import embed, encode_latents
@@ -99,7 +99,7 @@ def test_memorisation_controls_in_latent_space(digits_split, linear_abar, name, 
     def encoder(x):
         return torch.nn.functional.avg_pool2d(x, 2).repeat(1, 4, 1, 1)[:, :4] * 0.8
     points = encoder(members if memorised == "members" else nonmembers)
-    target = DiffusionTarget(memorizing_eps_fn(points, linear_abar, bandwidth=0.1), linear_abar, encoder=encoder,
+    target = DiffusionTarget(memorising_eps_fn(points, linear_abar, bandwidth=0.1), linear_abar, encoder=encoder,
                              image_shape=(3, 8, 8), sample_shape=(4, 4, 4))
     g = torch.Generator().manual_seed(0)
     auc = evaluate(run_attack(name, target, members, generator=g), run_attack(name, target, nonmembers, generator=g),

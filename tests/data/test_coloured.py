@@ -7,7 +7,7 @@ import pytest
 import torch
 from scipy import stats
 
-from mialib.data.colored import (BLUE, RED, ColourNoise, colour_rule, colour_rule_rates, colourise,
+from mialib.data.coloured import (BLUE, RED, ColourNoise, colour_rule, colour_rule_rates, colourise,
                                  coloured_population, ink, read_mix)
 
 
