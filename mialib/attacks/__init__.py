@@ -14,6 +14,14 @@ called with those settings. The registry (:data:`ATTACKS`, :func:`run_attack`,
 :func:`attack_settings`) lists those settings by name for code that runs every attack, and
 :func:`score_split` scores a member / non-member split with one seeding rule. There is no
 other face: no ``*_queries`` helpers, no registry wrappers per attack.
+
+Modules: the settings base class (:mod:`.config`); the baselines naive loss and PIA
+(:mod:`.baselines`); SecMI (:mod:`.secmi`); noise aggregation (:mod:`.noise_aggregation`) and its
+aggregation statistics (:mod:`.aggregation`); the classifiers of SecMI_NNs and the blind baseline
+(:mod:`.classifier`, :mod:`.blind`); the batch loop every attack uses (:mod:`.batching`); the
+registry (:mod:`.registry`); the scoring of a split with one seeding rule (:mod:`.scoring`). The
+other two attack families: property inference by a model's receiver (:mod:`.property`) and
+fairness poisoning by its sharer (:mod:`.fairness`).
 """
 
 from ..diffusion.target import CondSpec, DiffusionTarget, QueryCount

@@ -5,7 +5,8 @@ entry point (:mod:`.trained`) and the text-to-image one (:mod:`.text_to_image`),
 a tiny Stable Diffusion model (:mod:`.parts`, :mod:`.tokenizer`, :mod:`.pipeline`) and what its
 UNet reads (:mod:`.encoders`), the one sampler (:mod:`.sampling`), the generic adapter the
 attacks query (:mod:`.target`) with its adapters for UNets and pipelines (:mod:`.adapters`),
-and synthetic memorising denoisers for controls (:mod:`.controls`)."""
+synthetic memorising denoisers for controls (:mod:`.controls`), and a Gaussian-mixture generator
+to compare the diffusion models with (:mod:`.mixture`)."""
 
 from .models import ModelConfig, build_scheduler, build_unet, count_parameters, resolve_device
 from .target import CondSpec, DiffusionTarget, QueryCount
