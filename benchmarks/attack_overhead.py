@@ -20,7 +20,6 @@ Prints a markdown table and writes results/benchmark_attack_overhead.json.
 from __future__ import annotations
 
 import argparse
-import json
 import platform
 import statistics
 import sys

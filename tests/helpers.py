@@ -44,3 +44,20 @@ class Interrupt:
         if self.calls == self.at:
             raise KeyboardInterrupt
         self.calls += 1
+
+
+def tiny_pipeline(folder):
+    """A tiny, untrained Stable Diffusion pipeline (VAE 8-16, UNet 16-32, text width 16) whose
+    tokenizer knows every coloured-digit caption; its vocabulary files go to ``folder``.
+    Returns (pipeline, config, captions)."""
+    from mialib.data.captions import caption
+    from mialib.diffusion.parts import TextToImageConfig, build_latent_unet, build_text_encoder, build_vae
+    from mialib.diffusion.pipeline import assemble_pipeline
+    from mialib.diffusion.tokenizer import build_tokenizer
+
+    cfg = TextToImageConfig(vae_channels=(8, 16), unet_channels=(16, 32), text_dim=16)
+    captions = [caption(d, c) for d in range(10) for c in range(2)]
+    tok = build_tokenizer(captions + [""], folder, cfg.max_tokens)
+    pipe = assemble_pipeline(build_vae(cfg, seed=1).eval(), build_text_encoder(cfg, len(tok), seed=2), tok,
+                             build_latent_unet(cfg, seed=3).eval())
+    return pipe, cfg, captions

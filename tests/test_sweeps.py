@@ -5,7 +5,6 @@ from __future__ import annotations
 from types import SimpleNamespace
 
 import pytest
-import torch
 
 from mialib.attacks import DiffusionTarget, NoiseAggregation, SecMI, score_split
 from mialib.diffusion.controls import memorising_eps_fn

@@ -7,22 +7,17 @@ from __future__ import annotations
 import pytest
 import torch
 
+from helpers import tiny_pipeline
 from mialib.data.captions import caption
-from mialib.diffusion.parts import TextToImageConfig, build_latent_unet, build_text_encoder, build_vae
-from mialib.diffusion.pipeline import assemble_pipeline
-from mialib.diffusion.tokenizer import build_tokenizer
 from mialib.experiments.text_to_image import (CaptionedSplit, TextToImageModelUnderAttack, generate,
                                               generate_per_prompt, open_text_to_image, samples_beside_training)
 
-CFG = TextToImageConfig(vae_channels=(8, 16), unet_channels=(16, 32), text_dim=16)
-CAPTIONS = [caption(d, c) for d in range(10) for c in range(2)]
-
-
 @pytest.fixture(scope="module")
 def pipe(tmp_path_factory):
-    tok = build_tokenizer(CAPTIONS + [""], tmp_path_factory.mktemp("tok"), CFG.max_tokens)
-    return assemble_pipeline(build_vae(CFG, seed=1).eval(), build_text_encoder(CFG, len(tok), seed=2), tok,
-                             build_latent_unet(CFG, seed=3).eval())
+    return tiny_pipeline(tmp_path_factory.mktemp("tok"))[0]
+
+
+CAPTIONS = [caption(d, c) for d in range(10) for c in range(2)]
 
 
 def _split():

@@ -207,7 +207,7 @@ def comparison_summary(*, res: dict, labels: dict, queries: dict, diffs: dict, t
     claim = all(v == BEATS for v in vs.values())
     head = (f"**The paper's central claim** is that {labels[na].lower()} at {queries[na]:g} queries beats "
             + " and ".join(f"{labels[r]} ({queries[r]:g})" for r in rivals) + ". On our target, at every paper's "
-            f"default: " + "; ".join(f"{labels[n]} {auc_text(res[n])}, TPR@1%FPR {100 * res[n]['tpr@1%fpr']:.1f}%"
+            "default: " + "; ".join(f"{labels[n]} {auc_text(res[n])}, TPR@1%FPR {100 * res[n]['tpr@1%fpr']:.1f}%"
                                       for n in (na, *rivals))
             + ". By the paired bootstrap " + "; ".join(describe(diffs[r], labels[na], labels[r]) for r in rivals)
             + ". " + ("The claim is reproduced here." if claim else

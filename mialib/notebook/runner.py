@@ -19,7 +19,7 @@ import time
 from pathlib import Path
 
 from ..core import paths
-from .profiles import ParameterError, declared_parameters, load_profile, notebook_paths, plan, profile_path
+from .profiles import ParameterError, load_profile, notebook_paths, plan, profile_path
 
 
 INLINE_BACKEND = "module://matplotlib_inline.backend_inline"

@@ -8,14 +8,15 @@ import numpy as np
 import pytest
 import torch
 
+from helpers import tiny_pipeline
 from mialib.attacks import ATTACKS, DiffusionTarget, run_attack
 from mialib.diffusion.adapters import pipeline_target
 from mialib.diffusion.controls import memorising_eps_fn
 from mialib.diffusion.models import build_scheduler
 from mialib.data.captions import caption
 from mialib.diffusion.encoders import embed, encode_latents
-from mialib.diffusion.parts import TextToImageConfig, build_latent_unet, build_text_encoder, build_vae
-from mialib.diffusion.pipeline import assemble_pipeline, load_pipeline
+from mialib.diffusion.parts import TextToImageConfig
+from mialib.diffusion.pipeline import load_pipeline
 from mialib.diffusion.tokenizer import build_tokenizer
 from mialib.experiments.text_to_image import CaptionedSplit, wrong_caption
 from mialib.metrics import evaluate
@@ -26,9 +27,7 @@ CAPTIONS = [caption(d, c) for d in range(10) for c in range(2)]
 
 @pytest.fixture(scope="module")
 def pipe(tmp_path_factory):
-    tok = build_tokenizer(CAPTIONS + [""], tmp_path_factory.mktemp("tok"), CFG.max_tokens)
-    return assemble_pipeline(build_vae(CFG, seed=1).eval(), build_text_encoder(CFG, len(tok), seed=2), tok,
-                             build_latent_unet(CFG, seed=3).eval())
+    return tiny_pipeline(tmp_path_factory.mktemp("tok"))[0]
 
 
 @pytest.fixture(scope="module")

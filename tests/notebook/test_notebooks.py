@@ -13,7 +13,7 @@ import nbformat
 import pytest
 
 from mialib.core import paths
-from mialib.notebook import runner
+from mialib.notebook import profiles, runner
 from mialib.notebook.results import without_timings
 
 NOTEBOOKS = runner.notebook_paths()
@@ -60,7 +60,7 @@ def test_parameters_cell_is_fully_declared_and_commented(nb_path):
         assert isinstance(node, ast.AnnAssign), f"{nb_path.name}: not 'name: type = value': {ln!r}"
         names.append(node.target.id)
     # papermill must parse every line (it silently skips lines it cannot parse)
-    assert list(runner.declared_parameters(nb_path)) == names
+    assert list(profiles.declared_parameters(nb_path)) == names
     assert "seed" in names
     # no other cell may use annotated assignments: they would count as parameters
     for c in nb.cells:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from mialib.core import paths
-from mialib.notebook import runner
+from mialib.notebook import profiles, runner
 
 
 def test_every_shipped_profile_matches_the_notebooks():
@@ -27,7 +27,7 @@ def test_every_notebook_and_profile_agree_with_the_library_defaults():
     members = ["00_setup_and_data", "01_train_target_model", "02_secmi", "03_noise_aggregation",
                "04_attack_comparison"]
     for nb in members:
-        declared = runner.declared_parameters(paths.repo_root() / "notebooks" / f"{nb}.ipynb")
+        declared = profiles.declared_parameters(paths.repo_root() / "notebooks" / f"{nb}.ipynb")
         assert declared["target"]["default"] == "{}", nb
         if nb not in members[:2]:
             assert declared["attacks"]["default"] == "{}", nb
@@ -40,7 +40,7 @@ def test_every_notebook_and_profile_agree_with_the_library_defaults():
         attack_blocks = {nb: plan[nb].get("attacks", {}) for nb in members[2:]}
         assert len({repr(a) for a in attack_blocks.values()}) == 1, f"{profile}: attack settings differ"
         attack_settings(attack_blocks[members[2]])
-        budgets = {nb: plan[nb].get("budget_steps", runner.declared_parameters(
+        budgets = {nb: plan[nb].get("budget_steps", profiles.declared_parameters(
             paths.repo_root() / "notebooks" / f"{nb}.ipynb")["budget_steps"]["default"])
             for nb in ("01_train_target_model", "04_attack_comparison")}
         assert len({repr(b) for b in budgets.values()}) == 1, f"{profile}: 01 would not cache 04's budgets"
