@@ -22,14 +22,14 @@ from pathlib import Path
 
 # (description, file in the current layout, file in the flat pre-0.2 layout, snippet, replacement)
 BUGS = [
-    ("training regresses x0 instead of the noise", "diffusion/training.py", "training.py",
+    ("training regresses x0 instead of the noise", None, "training.py",
      "loss = torch.nn.functional.mse_loss(pred, noise)", "loss = torch.nn.functional.mse_loss(pred, x0)"),
-    ("training draws timesteps from the first half only", "diffusion/training.py", "training.py",
+    ("training draws timesteps from the first half only", None, "training.py",
      "t = torch.randint(0, T, (cfg.batch_size,), generator=gen)",
      "t = torch.randint(0, T // 2, (cfg.batch_size,), generator=gen)"),
     ("EMA weights the new model by the decay", "diffusion/training.py", "training.py",
      "pe.lerp_(p, 1.0 - cfg.ema_decay)", "pe.lerp_(p, cfg.ema_decay)"),
-    ("noised image uses 1 - abar instead of its square root", "diffusion/training.py", "training.py",
+    ("noised image uses 1 - abar instead of its square root", None, "training.py",
      "xt = a.sqrt() * x0 + (1 - a).sqrt() * noise", "xt = a.sqrt() * x0 + (1 - a) * noise"),
     ("warm-up off by one step", "diffusion/training.py", "training.py",
      "cfg.lr * min(1.0, (step + 1) / max(1, cfg.warmup_steps))", "cfg.lr * min(1.0, step / max(1, cfg.warmup_steps))"),
@@ -92,7 +92,7 @@ BUGS = [
      "if lo < p_lo - 1e-4 or hi > p_hi + 1e-4:", "if lo < p_lo - 1.0 or hi > p_hi + 1.0:"),
     ("seeding ignores the seed for torch", "core/seeding.py", "seeding.py",
      "    torch.manual_seed(seed)\n", "    torch.manual_seed(0)\n"),
-    ("DDIM sampling stops one step early", "diffusion/sampling.py", "sampling.py",
+    ("DDIM sampling stops one step early", None, "sampling.py",
      "grid = np.linspace(T - 1, 0, steps + 1).round().astype(int)",
      "grid = np.linspace(T - 1, 1, steps + 1).round().astype(int)"),
     ("snapshots are cached under the next step's key", "diffusion/trained.py", None,
@@ -104,6 +104,19 @@ BUGS = [
      "if lo < -1.0 - 1e-4 or hi > 1.0 + 1e-4:", "if lo < -2.0 or hi > 2.0:"),
     ("snapshots are cached under the next step's key (old layout)", None, "experiment.py",
      "s_spec = with_steps(spec, step)", "s_spec = with_steps(spec, step + 1)"),
+    # the same four bugs where the code lives since the training loop takes objectives and the
+    # sampler shares its timestep grid
+    ("training regresses x0 instead of the noise", "diffusion/objectives.py", None,
+     "return torch.nn.functional.mse_loss(model(xt, t, **kwargs).sample, noise)",
+     "return torch.nn.functional.mse_loss(model(xt, t, **kwargs).sample, x0)"),
+    ("training draws timesteps from the first half only", "diffusion/objectives.py", None,
+     "t = torch.randint(0, len(self.abar), (b,), generator=gen)",
+     "t = torch.randint(0, len(self.abar) // 2, (b,), generator=gen)"),
+    ("noised image uses 1 - abar instead of its square root", "diffusion/objectives.py", None,
+     "xt = a.sqrt() * x0 + (1 - a).sqrt() * noise", "xt = a.sqrt() * x0 + (1 - a) * noise"),
+    ("DDIM sampling stops one step early", "diffusion/sampling.py", None,
+     "grid = np.linspace(num_timesteps - 1, 0, steps + 1).round().astype(int)",
+     "grid = np.linspace(num_timesteps - 1, 1, steps + 1).round().astype(int)"),
 ]
 
 
