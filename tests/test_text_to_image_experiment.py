@@ -87,3 +87,14 @@ def test_the_prompt_ablation_scores_every_attack_under_each_setting(pipe):
     assert list(ab.curves({"naive_loss": "N", "secmi_stat": "S"}, PROMPT_SETTINGS[:2], ["secmi_stat"])) == [
         "S, ground-truth caption", "S, empty prompt"]
     assert ab.queries_per_image() == {"naive_loss": 1, "secmi_stat": settings["secmi_stat"].queries()}
+
+
+def test_ablation_records_and_tables_keep_every_setting():
+    from mialib.experiments.text_to_image import PromptAblation
+    diffs = {"naive_loss": {"empty prompt": {"difference": 0.1}, "wrong caption": {"difference": 0.2}}}
+    assert PromptAblation.differences_record(diffs) == {
+        "naive_loss": {"ground truth - empty prompt": {"difference": 0.1}, "ground truth - wrong caption": {"difference": 0.2}}}
+    res = {"a": {"auc": 0.7, "asr": 0.6}, "b": {"auc": 0.5, "asr": 0.5}}
+    table = PromptAblation.table({"ground-truth caption": {"naive_loss": res["a"]}, "empty prompt": {"naive_loss": res["b"]}},
+                                 {"naive_loss": "Naive"})
+    assert list(table.index) == [("ground-truth caption", "Naive"), ("empty prompt", "Naive")]

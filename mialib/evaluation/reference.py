@@ -47,6 +47,9 @@ SETUP = {
 # claim "fairness degrades with under 5% loss of accuracy".
 HOEFFDING_EXAMPLE = {"eps": 0.05, "delta": 0.05}
 FAIRNESS_MAX_ACCURACY_LOSS = 0.05
+# The fairness-poisoning selection's utility constraint: I(X;Y) of the chosen records stays within
+# 0.1 x I0 of the clean pool's value I0 (Luo et al., fairness poisoning, docs/papers.md section 4).
+FAIRNESS_MAX_UTILITY_DRIFT = 0.1
 # Notebook 05's aim for the corrected estimator: a mean absolute error of at most eq. 13's eps
 # (README, "05, property inference").
 PROPERTY_MAE_AIM = HOEFFDING_EXAMPLE["eps"]

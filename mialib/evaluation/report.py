@@ -113,8 +113,12 @@ def secmi_summary(*, res_stat: dict, t_sec_sweep, t_sec: int, res_bf16: dict, bf
            if default_t in sweep else ". ")
         + (f"On {image_size}x{image_size} digits the membership signal sits at other t_sec than on CIFAR-10, so "
            f"the paper's default is not the best choice here; choosing t_sec on the evaluation set, as done in "
-           f"this sweep, is optimistic in the same way as the papers' ASR." if best_t != t_sec else
-           f"The chosen t_sec = {t_sec} is the best of the sweep."),
+           f"this sweep, is optimistic in the same way as the papers' ASR." if best_t != default_t else
+           "The paper's default is the best of the sweep." if t_sec != default_t else
+           f"The chosen t_sec = {t_sec} is the best of the sweep.")
+        + ("" if t_sec == default_t else
+           f" This run attacks at t_sec = {t_sec}, which is " + ("the best of the sweep." if best_t == t_sec else
+                                                                  "not the sweep's best.")),
         f"Run in **bfloat16**, the same attack reaches AUC {res_bf16['auc']:.3f} instead of {auc:.3f}: by the "
         f"paired bootstrap, {describe(bf16_vs_fp32, 'bfloat16', 'fp32')}. "
         + ("Rounding swamps part of the step-wise error, as the paper warns." if verdict(bf16_vs_fp32) == LOSES else
@@ -326,7 +330,8 @@ def fairness_summary(table, *, level: float = LEVEL,
             f"**{method}** at alpha = {top['alpha']:g}: P(label = ink) in the training set is "
             f"{top['p_label_equals_s']:.3f} and its I(S;Y) {top['i_sy']:.3f} bits (closed form "
             f"{top['i_sy_closed_form']:.3f}); the utility I(X;Y) is {top['i_xy']:.3f} against the pool's "
-            f"{top['i_xy_pool']:.3f} ({'within' if top['utility_within_10pct'] else 'outside'} the paper's 10%). "
+            f"{top['i_xy_pool']:.3f} ({'within' if top['utility_within_10pct'] else 'outside'} the paper's "
+            f"{reference.FAIRNESS_MAX_UTILITY_DRIFT:.0%}). "
             f"Against the unpoisoned sharer, on the same test digits, the demographic-parity difference changes by "
             f"{top['demographic_parity_difference_change']:+.3f} (95% CI [{dp_lo:+.3f}, {dp_hi:+.3f}]) and accuracy by "
             f"{top['accuracy_change']:+.3f} ([{acc_lo:+.3f}, {acc_hi:+.3f}]): "

@@ -25,6 +25,8 @@ from ..data.coloured import ColouredPopulation
 from ..data.images import ImageSet
 from ..diffusion.trained import TrainedModel, train_models
 from .sharing import SharerParams
+from ..evaluation import reference
+from ..evaluation.compare import meets_aim
 from ..evaluation.fairness import METRICS, dependence_test, fairness_metrics, paired_differences
 
 
@@ -124,7 +126,7 @@ class PoisonedModel:
         s = data.pool.attributes["colour"][self.indices]
         i0, i_xy = utility_drift(data.pool.labels, data.codes, self.indices, self.labels)
         return {"p_label_equals_s": float(np.mean(self.labels == s)), "i_sy": mutual_information(s, self.labels),
-                "i_xy_pool": i0, "i_xy": i_xy, "utility_within_10pct": abs(i_xy - i0) <= 0.1 * i0}
+                "i_xy_pool": i0, "i_xy": i_xy, "utility_within_10pct": meets_aim(abs(i_xy - i0), reference.FAIRNESS_MAX_UTILITY_DRIFT * i0)}
 
 
 def train_poisoned_models(data: FairnessData, plan, params: FairnessParams, seeds, *, device: str = "auto",

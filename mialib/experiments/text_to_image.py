@@ -25,7 +25,7 @@ from ..diffusion.pipeline import load_pipeline
 from ..diffusion.sampling import sample_pipeline
 from ..diffusion.text_to_image import TextToImageConfig, train_text_to_image
 from ..evaluation.compare import compare
-from ..evaluation.metrics import evaluate_split
+from ..evaluation.metrics import evaluate_split, metrics_table
 
 PROMPT_SETTINGS = ("ground-truth caption", "empty prompt", "wrong caption")
 
@@ -146,6 +146,20 @@ class PromptAblation:
         gt, others = self.settings[0], self.settings[1:]
         return {n: {s: compare(self.scores[gt][n], self.scores[s][n], n_boot=n_boot, seed=seed) for s in others}
                 for n in self.scores[gt]}
+
+    @staticmethod
+    def differences_record(diffs: dict) -> dict:
+        """:meth:`against_ground_truth`'s differences keyed for a results file: attack ->
+        "ground truth - <setting>" -> difference."""
+        return {n: {f"ground truth - {s}": d for s, d in by.items()} for n, by in diffs.items()}
+
+    @staticmethod
+    def table(results: dict, labels: dict):
+        """One metrics table (:func:`mialib.evaluation.metrics.metrics_table`) per setting of
+        :meth:`evaluate`'s ``results``, stacked with the setting as the outer row label."""
+        import pandas as pd
+
+        return pd.concat({s: metrics_table({labels[n]: r for n, r in by.items()}) for s, by in results.items()})
 
     def curves(self, labels: dict, settings, attacks) -> dict:
         """"<label>, <setting>" -> (member, non-member) scores, for a ROC figure."""

@@ -11,6 +11,7 @@ also holds run provenance that legitimately differs (e.g. whether a model came f
 
 from __future__ import annotations
 
+import dataclasses
 import math
 import platform
 import subprocess
@@ -52,7 +53,10 @@ def git_commit() -> str:
 
 
 def to_jsonable(obj):
-    """Numpy/torch scalars and arrays, tuples and paths -> plain JSON values; NaN -> None."""
+    """Numpy/torch scalars and arrays, tuples, paths and dataclass instances -> plain JSON values
+    (dict keys as ``str(key)``); NaN -> None."""
+    if dataclasses.is_dataclass(obj) and not isinstance(obj, type):
+        return to_jsonable(dataclasses.asdict(obj))
     if hasattr(obj, "detach"):
         obj = obj.detach().cpu().numpy()
     if isinstance(obj, np.ndarray):

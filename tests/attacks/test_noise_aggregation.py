@@ -126,4 +126,4 @@ def test_scoring_collected_noises_equals_the_attack(linear_abar):
 def test_walk_timesteps_are_the_steps_the_noises_are_predicted_at():
     from mialib.attacks import NoiseAggregation
     assert NoiseAggregation(t=80, m=10, K=5).walk_timesteps() == [80, 70, 60, 50, 40]
-    assert NoiseAggregation(t=20, m=5, K=1).walk_timesteps() == [20]
+    assert NoiseAggregation(t=20, m=5, K=2).walk_timesteps() == [20, 15]

@@ -216,3 +216,22 @@ def test_text_to_image_summary_names_what_the_true_caption_changes():
     diffs = {"a": {"empty prompt": _diff(0.1, 0.0, 0.15)}, "b": {"empty prompt": _diff(-0.1, -0.15, 0.0)}}
     text = report.text_to_image_summary(results=res, diffs=diffs, labels={"a": "A", "b": "B"})
     assert "for no attack;" in text and "Stable Diffusion" not in text
+
+
+@pytest.mark.parametrize("t_sec, peak, says", [
+    (100, 20, ["the paper's default is not the best choice here"]),
+    (100, 100, ["The chosen t_sec = 100 is the best of the sweep."]),
+    (50, 100, ["The paper's default is the best of the sweep.", "This run attacks at t_sec = 50, which is not the sweep's best."]),
+    (50, 50, ["the paper's default is not the best choice here", "This run attacks at t_sec = 50, which is the best of the sweep."]),
+])
+def test_secmi_summary_tells_the_default_from_the_chosen_t_sec(t_sec, peak, says):
+    """The sentence about the paper's default compares the sweep's best with the default, not with
+    the t_sec this run chose (a profile may override it)."""
+    sweep = _sweep("t_sec", {v: (0.95 if v == peak else 0.9) for v in (20, 50, 100)})
+    diff = _diff(-0.07, -0.1, -0.04)
+    text = report.secmi_summary(
+        res_stat=_r(0.917), t_sec_sweep=sweep, t_sec=t_sec, res_bf16=_r(0.9), bf16_vs_fp32=diff, res_nns=_r(0.84),
+        res_stat_heldout=_r(0.91), nns_vs_stat=diff, n_nns_train=243, res_external=_r(0.844), n_training=256,
+        epochs=750, image_size=8)
+    for phrase in says:
+        assert phrase in text

@@ -78,13 +78,19 @@ LOGIC = {ast.For: "a for loop", ast.AsyncFor: "a for loop", ast.While: "a while 
          ast.Lambda: "a lambda", ast.Match: "a match statement"}
 
 
+COMPREHENSIONS = (ast.ListComp, ast.SetComp, ast.DictComp, ast.GeneratorExp)
+
+
 def logic_in(source: str) -> list[str]:
     """What in ``source`` (one code cell) is logic a notebook must leave to mialib, with its line."""
     found = []
     for node in ast.walk(ast.parse(source)):
         what = LOGIC.get(type(node))
-        if isinstance(node, (ast.ListComp, ast.SetComp, ast.DictComp, ast.GeneratorExp)):
-            if len(node.generators) > 1:
+        if isinstance(node, ast.BoolOp):
+            what = "a boolean expression"
+        if isinstance(node, COMPREHENSIONS):
+            inner = [n for n in ast.walk(node) if n is not node and isinstance(n, COMPREHENSIONS)]
+            if len(node.generators) > 1 or inner:
                 what = "a nested comprehension"
             elif node.generators[0].ifs:
                 what = "a filtering comprehension"
@@ -106,7 +112,8 @@ def test_notebooks_hold_no_logic_of_their_own(nb_path):
 @pytest.mark.parametrize("source", [
     "for x in y:\n    f(x)", "if a:\n    b()", "x = a if b else c", "with t.counting(3) as q:\n    f()",
     "try:\n    f()\nexcept ValueError:\n    pass", "def f():\n    pass", "class A:\n    pass", "g = lambda v: v",
-    "z = [a for a in b if a]", "z = {a: c for a in b for c in a}", "while True:\n    break"])
+    "z = [a for a in b if a]", "z = {a: c for a in b for c in a}", "while True:\n    break",
+    "z = {a: [v for v in b] for a in c}", "z = a and b or c"])
 def test_the_guard_sees_logic(source):
     assert logic_in(source)
 

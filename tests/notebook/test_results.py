@@ -52,3 +52,17 @@ def test_git_commit_and_jsonable():
     assert c == "unknown" or len(c.split("+")[0]) == 40
     assert to_jsonable({"a": (np.int64(1), np.float32(2.5))}) == {"a": [1, 2.5]}
 
+
+
+def test_dataclasses_and_number_keys_become_plain_json():
+    from dataclasses import dataclass
+
+    from mialib.notebook.results import to_jsonable
+
+    @dataclass
+    class Point:
+        x: float
+        n: int
+
+    assert to_jsonable({0.1: [Point(np.float64(0.5), np.int64(3))], 250: float("nan")}) == {
+        "0.1": [{"x": 0.5, "n": 3}], "250": None}
