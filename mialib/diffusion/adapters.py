@@ -26,7 +26,7 @@ def unet_target(unet: torch.nn.Module, scheduler, *, batch_size: int = 256, devi
     ``image_shape`` of the pixel inputs."""
     cfg = getattr(unet, "config", None)
     if cfg is None:
-        raise ValueError("from_unet expects a diffusers UNet2DModel or UNet2DConditionModel")
+        raise ValueError("unet_target expects a diffusers UNet2DModel or UNet2DConditionModel")
     pred = getattr(scheduler.config, "prediction_type", "epsilon")
     if pred != "epsilon":
         raise ValueError(f"the attacks need an epsilon-predicting model; the scheduler says "
@@ -81,7 +81,11 @@ def low_precision_target(unet: torch.nn.Module, scheduler, dtype: torch.dtype = 
     errors. :func:`unet_target` refuses such models for every other use."""
     low = copy.deepcopy(unet).to(dtype).eval()
     device = next(low.parameters()).device
+    cfg = low.config
+    n = getattr(cfg, "num_class_embeds", None)
 
     def eps_fn(x, t, cond=None):
-        return low(x.to(dtype), t).sample.float()
-    return DiffusionTarget(eps_fn, scheduler.alphas_cumprod, batch_size=batch_size, device=device)
+        return low(x.to(dtype), t, class_labels=cond).sample.float()
+    return DiffusionTarget(eps_fn, scheduler.alphas_cumprod, image_shape=_shape(cfg.in_channels, cfg.sample_size),
+                           batch_size=batch_size, device=device,
+                           cond=CondSpec("class", num_embeds=int(n)) if n is not None else None)

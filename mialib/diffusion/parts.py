@@ -32,6 +32,19 @@ class TextToImageConfig(Config):
     ema_decay: float = 0.995
     caption_dropout: float = 0.1
 
+    def validate(self) -> None:
+        for name in ("vae_channels", "unet_channels"):
+            widths = getattr(self, name)
+            if not isinstance(widths, (list, tuple)) or not widths or not all(
+                    isinstance(w, int) and not isinstance(w, bool) and w > 0 for w in widths):
+                raise ValueError(f"TextToImageConfig.{name} must be a non-empty list of positive widths, got {widths!r}")
+        if len(self.unet_channels) != 2:
+            raise ValueError(f"TextToImageConfig.unet_channels must have two widths (one cross-attention level, one "
+                             f"plain level), got {list(self.unet_channels)}")
+        if self.image_size % 2 ** (len(self.vae_channels) - 1):
+            raise ValueError(f"image_size {self.image_size} must be divisible by 2**(len(vae_channels) - 1) = "
+                             f"{2 ** (len(self.vae_channels) - 1)}")
+
 
 def _seeded(seed: int, build):
     with torch.random.fork_rng(devices=[]):

@@ -173,13 +173,13 @@ def train_model(images: torch.Tensor, model: ModelConfig = ModelConfig(),
         t0 = time.perf_counter()
 
         def save_snapshot(step, ema, curve):
+            """Cache the EMA model at ``step`` as the run of that many steps, unless it is cached."""
             s_train = replace(train, steps=int(step))
             s_key = _key(data_fp, model, s_train)
-            with cache.locked(s_key):
-                if cache.load_entry(s_key, REQUIRED_RECORD) is None:
-                    cache.save_entry(s_key, {"unet": ema}, _record(
-                        model, s_train, data_fp, line, len(images), ema, curve, time.perf_counter() - t0,
-                        0, dev, provenance, snapshot_of=key))
+            record = _record(model, s_train, data_fp, line, len(images), ema, curve, time.perf_counter() - t0, 0,
+                             dev, provenance, snapshot_of=key)
+            load_or_train(s_key, REQUIRED_RECORD, lambda components, rec: rec,
+                          lambda: cache.save_entry(s_key, {"unet": ema}, record))
 
         result = train_diffusion(unet, scheduler.alphas_cumprod, images, train, labels=labels,
                                  null_label=model.num_classes, device=dev,

@@ -220,3 +220,18 @@ def test_low_precision_target_rounds_the_unet():
     assert e_low.dtype == torch.float32 and not torch.equal(e, e_low)
     torch.testing.assert_close(e_low, e, atol=0.1, rtol=0.1)
     assert next(unet.parameters()).dtype == torch.float32  # the original is untouched
+
+
+def test_low_precision_target_keeps_the_models_shape_and_class_labels():
+    from mialib.diffusion.adapters import low_precision_target
+    cfg = ModelConfig(image_size=8, channels=1, block_out_channels=(8, 16), norm_num_groups=4, num_classes=3)
+    torch.manual_seed(0)
+    unet = build_unet(cfg)
+    low = low_precision_target(unet, build_scheduler())
+    assert low.image_shape == (1, 8, 8) and low.cond.kind == "class" and low.cond.num_embeds == 4
+    x, y = torch.rand(2, 1, 8, 8) * 2 - 1, torch.tensor([0, 2])
+    x0, cond = low.prepare(x, y)
+    torch.testing.assert_close(low.eps(x0, 30, cond), DiffusionTarget.from_unet(unet, build_scheduler()).eps(x0, 30, cond),
+                               atol=0.1, rtol=0.1)
+    with pytest.raises(ValueError, match="shape"):
+        low.prepare(torch.zeros(2, 1, 4, 4), y)

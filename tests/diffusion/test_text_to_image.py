@@ -166,3 +166,11 @@ def test_the_pipeline_samples_through_the_library_sampler(pipe):
     unguided = sample_pipeline(pipe, prompts, steps=4, generator=torch.Generator().manual_seed(1))
     torch.testing.assert_close(generate(pipe, prompts, steps=4, guidance_scale=1.0, seed=1), unguided, rtol=0, atol=0)
     assert not torch.equal(unguided, out)
+
+
+@pytest.mark.parametrize("overrides, match", [
+    ({"unet_channels": (32, 64, 64)}, "two widths"), ({"vae_channels": ()}, "non-empty list"),
+    ({"unet_channels": (32, 0)}, "positive widths"), ({"image_size": 6, "vae_channels": (8, 16, 32)}, "divisible")])
+def test_text_to_image_sizes_the_parts_cannot_take_are_refused_at_once(overrides, match):
+    with pytest.raises(ValueError, match=match):
+        TextToImageConfig(**overrides)
