@@ -61,3 +61,15 @@ def test_reported_attacks_are_those_with_a_reference():
     got = reported_attacks()
     assert got and all(info.reference for info in got.values())
     assert set(got) == {n for n, a in ATTACKS.items() if a.reference} and "pian_proximal" not in got
+
+
+def test_a_query_curve_is_the_sweeps_queries_and_aucs_in_the_attacks_colour(setup):
+    from mialib.attacks import NoiseAggregation
+    from mialib.experiments.comparison import query_curve
+    from mialib.experiments.sweeps import sweep_attack
+    data, target = setup
+    na = NoiseAggregation(t=40, m=10)
+    sw = sweep_attack(na, "K", [2, 3], target, data, seed=0, n_boot=0)
+    legend, queries, aucs, colour = query_curve("noise_aggregation", "noise aggregation", sw, na,
+                                                {"naive_loss": 0, "noise_aggregation": 1})
+    assert legend == "noise aggregation, K = 2, 3" and queries == [2, 3] and aucs == sw.values("auc") and colour == "C1"

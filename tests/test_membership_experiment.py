@@ -109,3 +109,11 @@ def test_noises_collected_once_give_the_scores_of_score_split(exp_root):
     want = score_split(na, exp.target, exp.data, seed=2)
     for part in ("members", "nonmembers", "cal_members", "cal_nonmembers"):
         assert torch.equal(getattr(got, part), getattr(want, part)), part
+
+
+def test_epochs_and_size_record(exp_root):
+    from mialib.experiments.membership import MembershipExperiment
+    exp = MembershipExperiment.open(seed=0, target=PARAMS, progress=False)
+    assert exp.model.epochs == pytest.approx(5 * 4 / 20) == exp.epochs and exp.epochs_per_step == pytest.approx(4 / 20)
+    assert exp.data.size_record() == {"n_members": 16, "n_nonmembers": 16, "n_calibration_members": 4,
+                                      "n_calibration_nonmembers": 4}

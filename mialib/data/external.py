@@ -9,6 +9,8 @@ import numpy as np
 from ..core import paths
 from .loaders import DataNotFoundError
 
+# The SecMI settings the third-party t-errors were computed with (data/external/README.md).
+SECMI_SETTINGS = {"t_sec": 100, "k": 10}
 SOURCE = ("t-errors of third-party CIFAR DDPMs, neilkale/quantile-diffusion-mia "
           "(SecMI/t_errors/<dataset>/{member,nonmember}_results.json); see data/external/README.md")
 

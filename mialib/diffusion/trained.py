@@ -52,6 +52,12 @@ class TrainedModel:
         return self.record["key"]
 
     @property
+    def epochs(self) -> float:
+        """How many times training saw each training image on average: steps x batch / images."""
+        rec = self.record
+        return rec["steps"] * rec["train"]["batch_size"] / rec["n_training_images"]
+
+    @property
     def num_classes(self) -> int | None:
         return self.record["model"].get("num_classes")
 

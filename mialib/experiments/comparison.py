@@ -33,6 +33,16 @@ def run_secmi_nns(target, data, settings: dict, *, seed: int, progress: bool = T
     return nns, 1000 * sw.seconds / (len(data.members) + len(data.nonmembers))
 
 
+def query_curve(name: str, label: str, sweep, attack, order) -> tuple:
+    """One attack's sweep as a curve of :func:`mialib.evaluation.figures.auc_vs_queries`: (legend,
+    queries per image of each swept value, their AUCs, the attack's colour). The colour is the
+    attack's place in ``order`` (the attacks' order in the figure's points) in matplotlib's cycle."""
+    values = list(sweep.results)
+    legend = f"{label}, {sweep.parameter} = {', '.join(map(str, values))}"
+    queries = [attack.replace(**{sweep.parameter: v}).queries() for v in values]
+    return legend, queries, sweep.values("auc"), f"C{list(order).index(name)}"
+
+
 @dataclass
 class Tuning:
     """Each attack's timestep chosen on the calibration split (``chosen``: name -> value), its
@@ -43,7 +53,7 @@ class Tuning:
     results: dict
 
     def comparison(self, a: str, b: str, *, n_boot: int, seed: int) -> dict | None:
-        """The paired AUC difference of tuned ``a`` minus tuned ``b`` (:func:`.compare.compare`), or
+        """The paired AUC difference of tuned ``a`` minus tuned ``b`` (:func:`mialib.evaluation.compare.compare`), or
         None when either was not tuned."""
         if a not in self.scores or b not in self.scores:
             return None

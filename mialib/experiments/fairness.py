@@ -45,11 +45,13 @@ class FairnessParams(SharerParams):
     n_codes: int = 16                # k-means codes of the I(X;Y) estimator
     n_boot: int = 200                # bootstrap resamples of the fairness intervals
     n_permutations: int = 1000       # permutations of the dependence test
+    reader_held_out: float = 0.3     # share of the receiver's auxiliary digits that measures its ink reader
 
     def validate(self) -> None:
         super().validate()
         check_float(self.label_dropout, "label_dropout", low=0.0, high=1.0, high_open=True)
         check_int(self.n_per_class, "n_per_class", low=1)
+        check_float(self.reader_held_out, "reader_held_out", low=0.0, high=1.0, low_open=True, high_open=True)
 
 
 def poisoning_plan(alphas: dict) -> list[tuple[str, float]]:

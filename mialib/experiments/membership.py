@@ -114,6 +114,11 @@ class ExperimentData:
         """Images per part, under the names a reader sees (members, non-members, calibration ...)."""
         return {PART_NAMES[name]: len(getattr(self.split, name)) for name in PARTS}
 
+    def size_record(self) -> dict[str, int]:
+        """:meth:`part_sizes` keyed for a results file: n_members, n_nonmembers,
+        n_calibration_members, n_calibration_nonmembers."""
+        return {f"n_{name.replace(' ', '_').replace('-', '')}": n for name, n in self.part_sizes().items()}
+
     def label_balance(self) -> splits.LabelBalance:
         """Each class's count in each part and the chi-squared homogeneity test
         (:func:`mialib.data.splits.label_balance`; unchecked for a data set without labels)."""
@@ -155,11 +160,10 @@ def training_line(model: TrainedModel) -> str:
     """One line on where ``model`` came from and what its training was: parameters, steps, batch,
     images, epochs, wall time and device (notebook 01)."""
     rec = model.record
-    batch = rec["train"]["batch_size"]
-    epochs = rec["steps"] * batch / rec["n_training_images"]
     origin = "loaded from cache" if model.from_cache else "trained"
-    return (f"{origin}: {rec['n_parameters']:,} parameters, {rec['steps']} steps of {batch} images on "
-            f"{rec['n_training_images']} images = {epochs:.0f} epochs, {rec['wall_time_s']:.0f} s on {rec['device']}")
+    return (f"{origin}: {rec['n_parameters']:,} parameters, {rec['steps']} steps of {rec['train']['batch_size']} "
+            f"images on {rec['n_training_images']} images = {model.epochs:.0f} epochs, {rec['wall_time_s']:.0f} s "
+            f"on {rec['device']}")
 
 
 def train_target_budgets(spec: TargetSpec, budgets, data: ExperimentData | None = None,
@@ -221,6 +225,11 @@ class MembershipExperiment:
                for p in ("cal_members", "cal_nonmembers"))
         return SplitScores(attack.scores_from_noises(noises["members"]),
                            attack.scores_from_noises(noises["nonmembers"]), *cal)
+
+    @property
+    def epochs_per_step(self) -> float:
+        """The share of the training images one training step sees (batch / training images)."""
+        return self.spec.train.batch_size / len(self.data.training)
 
     @property
     def epochs(self) -> float:

@@ -28,3 +28,10 @@ def test_the_shipped_files_load():
         m, n = external.load_external_terrors(dataset)
         assert len(m) == len(n) == 25_000 and np.all(m <= 0) and np.all(n <= 0)
     assert "data/external/README.md" in external.SOURCE
+
+
+def test_the_settings_of_the_external_t_errors_are_the_readme_s():
+    from mialib.data.external import SECMI_SETTINGS
+    from mialib.core import paths
+    readme = (paths.external_data_dir() / "README.md").read_text()
+    assert f"t_sec = {SECMI_SETTINGS['t_sec']}, k = {SECMI_SETTINGS['k']}" in readme
