@@ -13,7 +13,7 @@ from mialib.diffusion.controls import memorising_eps_fn
 from mialib.evaluation.compare import compare
 from mialib.experiments.comparison import check_tuning_grid, reported_attacks, run_secmi_nns, tune_timesteps
 from mialib.experiments.sweeps import tune_on_calibration
-from mialib.metrics import evaluate
+from mialib.evaluation.metrics import evaluate
 
 
 @pytest.fixture

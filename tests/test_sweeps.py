@@ -9,7 +9,7 @@ import pytest
 from mialib.attacks import DiffusionTarget, NoiseAggregation, SecMI, score_split
 from mialib.diffusion.controls import memorising_eps_fn
 from mialib.experiments.sweeps import Sweep, sweep_attack, sweep_boot, sweep_values, tune_on_calibration
-from mialib.metrics import evaluate
+from mialib.evaluation.metrics import evaluate
 
 
 @pytest.fixture

@@ -8,7 +8,7 @@ import torch
 from helpers import gen as _gen
 from mialib.attacks import blind_baseline
 from mialib.data import load_digits
-from mialib.metrics import evaluate
+from mialib.evaluation.metrics import evaluate
 
 
 def test_blind_baseline_is_at_chance_on_iid_and_catches_a_shift(digits_split):

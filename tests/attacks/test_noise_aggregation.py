@@ -10,7 +10,7 @@ from helpers import gen as _gen
 from mialib.attacks import DiffusionTarget, get_attack, noise_aggregation, noise_aggregation_noises, naive_loss
 from mialib.attacks import aggregation as agg
 from mialib.diffusion.controls import memorising_eps_fn
-from mialib.metrics import evaluate
+from mialib.evaluation.metrics import evaluate
 
 BANDWIDTH = 0.1  # memorise the points, each with a little Gaussian of its own (mialib.diffusion.controls)
 

@@ -10,7 +10,7 @@ import torch
 from helpers import gen as _gen
 from mialib.attacks import ATTACKS, DiffusionTarget, get_attack, run_attack
 from mialib.diffusion.controls import memorising_eps_fn
-from mialib.metrics import evaluate
+from mialib.evaluation.metrics import evaluate
 
 BANDWIDTH = 0.1  # memorise the points, each with a little Gaussian of its own (mialib.diffusion.controls)
 

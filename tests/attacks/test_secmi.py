@@ -8,7 +8,7 @@ import torch
 
 from mialib.attacks import DiffusionTarget, SecMI, secmi_error_maps, secmi_nns, secmi_stat, secmi_terror
 from mialib.diffusion.controls import memorising_eps_fn
-from mialib.metrics import evaluate
+from mialib.evaluation.metrics import evaluate
 
 
 def _zero_eps(x, t, cond=None):

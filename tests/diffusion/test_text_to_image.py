@@ -19,7 +19,7 @@ from mialib.diffusion.parts import TextToImageConfig
 from mialib.diffusion.pipeline import load_pipeline
 from mialib.diffusion.tokenizer import build_tokenizer
 from mialib.experiments.text_to_image import CaptionedSplit, wrong_caption
-from mialib.metrics import evaluate
+from mialib.evaluation.metrics import evaluate
 
 CFG = TextToImageConfig(vae_channels=(8, 16), unet_channels=(16, 32), text_dim=16)
 CAPTIONS = [caption(d, c) for d in range(10) for c in range(2)]

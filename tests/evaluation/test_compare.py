@@ -9,7 +9,7 @@ import pytest
 
 from mialib.evaluation.compare import (ABOVE, BEATS, BELOW, LOSES, STRADDLES, TIE, compare, describe, interval_vs,
                                       meets_aim, overlap, value_vs, verdict)
-from mialib.metrics import paired_auc_difference
+from mialib.evaluation.metrics import paired_auc_difference
 
 
 T, E = 0.6, 1e-12

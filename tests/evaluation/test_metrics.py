@@ -8,7 +8,7 @@ from sklearn.metrics import roc_auc_score
 
 from mialib.data.external import load_external_terrors
 from mialib.evaluation import reference
-from mialib.metrics import (best_threshold, evaluate, fpr_key, metrics_table, roc,
+from mialib.evaluation.metrics import (best_threshold, evaluate, fpr_key, metrics_table, roc,
                             threshold_at_fpr)
 
 
@@ -153,7 +153,7 @@ def test_external_secmi_terrors(dataset):
 def test_paired_auc_difference_point_estimate_and_controls():
     from sklearn.metrics import roc_auc_score
 
-    from mialib.metrics import paired_auc_difference
+    from mialib.evaluation.metrics import paired_auc_difference
     rng = np.random.default_rng(0)
     m, n = rng.normal(1.0, 1.0, 80), rng.normal(0.0, 1.0, 120)
     m2, n2 = m + rng.normal(0, 2.0, 80), n + rng.normal(0, 2.0, 120)  # a noisier copy of the same attack
@@ -172,7 +172,7 @@ def test_paired_auc_difference_point_estimate_and_controls():
 
 
 def test_paired_auc_difference_rejects_unpaired_input():
-    from mialib.metrics import paired_auc_difference
+    from mialib.evaluation.metrics import paired_auc_difference
     with pytest.raises(ValueError, match="same images"):
         paired_auc_difference(([1.0, 2.0], [0.0]), ([1.0], [0.0]))
 
