@@ -52,3 +52,42 @@ def test_training_throughput_times_every_variant(tmp_path, capsys):
         assert "error" not in r and r["seconds_per_step"] > 0
         assert r["images_per_second"] == r["images_per_step"] / r["seconds_per_step"]
     assert "| 2 models in a loop, batch 2 each |" in capsys.readouterr().out
+
+
+def _suite_cost():
+    spec = importlib.util.spec_from_file_location("suite_cost", SCRIPT.parent / "suite_cost.py")
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    return mod
+
+
+def test_suite_cost_reads_the_runners_log_and_counts_in_steps():
+    mod = _suite_cost()
+    log = ("[run_all] 00_setup_and_data.ipynb (quick) ...\n[run_all] 00_setup_and_data.ipynb done in 12.1 s\n"
+           "noise\n[run_all] 01_train_target_model.ipynb done in 251.1 s\n[run_all] notebooks wall time: 300 s\n")
+    per, total = mod.times_from_log(log)
+    assert per == {"00_setup_and_data": 12.1, "01_train_target_model": 251.1} and total == 300.0
+    table = mod.cost_table(per, total, 0.1)
+    assert [round(r["step_units"], 6) for r in table["rows"]] == [121.0, 2511.0]
+    assert table["total_step_units"] == 3000.0 and table["within_budget"]
+    assert mod.cost_table(per, None, 0.01)["total_seconds"] == 263.2
+    assert "| **total** | 300.0 | 3,000 |" in mod.markdown(table)
+    import pytest
+    with pytest.raises(ValueError, match="done in"):
+        mod.times_from_log("nothing here")
+    with pytest.raises(ValueError, match="positive"):
+        mod.cost_table(per, total, 0.0)
+
+
+def test_suite_cost_times_a_real_training_step_and_writes_its_table(tmp_path, capsys, monkeypatch):
+    mod = _suite_cost()
+    results = tmp_path / "results"
+    results.mkdir()
+    (results / "00_setup_and_data.json").write_text(json.dumps({"timings": {"wall_time_s": 2.0}}))
+    monkeypatch.setenv("MIALIB_RESULTS", str(results))
+    out = tmp_path / "cost.json"
+    assert mod.main(["--steps", "2", "--warmup", "1", "--out", str(out)]) == 0
+    doc = json.loads(out.read_text())
+    assert doc["step_seconds"] > 0 and doc["rows"][0]["notebook"] == "00_setup_and_data"
+    assert doc["total_step_units"] == 2.0 / doc["step_seconds"]
+    assert "| 00_setup_and_data | 2.0 |" in capsys.readouterr().out
