@@ -233,5 +233,6 @@ class MembershipExperiment:
 
     @property
     def epochs(self) -> float:
-        """How many times the training run saw each training image on average."""
-        return self.spec.train.steps * self.spec.train.batch_size / len(self.data.training)
+        """How many times the training run saw each training image on average
+        (:attr:`TrainedModel.epochs` of the target)."""
+        return self.model.epochs

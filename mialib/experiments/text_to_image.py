@@ -217,7 +217,7 @@ class TextToImageModelUnderAttack:
         return {name: c for name, c in curves.items() if c}
 
     def describe(self) -> str:
-        """One line: the split's sizes, the latent and image shapes of ``target``, the origin."""
+        """One line: the split's sizes and where the model came from."""
         return f"{len(self.split.members)} members, {len(self.split.nonmembers)} non-members; model {self.origin}"
 
 
