@@ -5,10 +5,13 @@ from __future__ import annotations
 from types import SimpleNamespace
 
 import pytest
+import torch
 
 from mialib.attacks import DiffusionTarget, NoiseAggregation, SecMI, score_split
+from mialib.attacks.scoring import score_part
 from mialib.diffusion.controls import memorising_eps_fn
-from mialib.experiments.sweeps import Sweep, sweep_attack, sweep_boot, sweep_values, tune_on_calibration
+from mialib.experiments.sweeps import (Sweep, sweep_attack, sweep_boot, sweep_part_scores, sweep_values,
+                                      tune_on_calibration)
 from mialib.evaluation.metrics import evaluate
 
 
@@ -88,3 +91,50 @@ def test_the_metric_sweep_reuses_the_noises(setup):
     # equal to scoring the attack with that metric from scratch (same noise)
     direct = score_split(na.replace(metric="l1"), target, data, seed=3, calibration=False)
     assert sw.results["l1"]["auc"] == evaluate(*direct.evaluation, n_boot=0)["auc"]
+
+
+@pytest.mark.parametrize("attack, parameter, values", [
+    (SecMI(k=10), "t_sec", [50, 10, 20, 25, 100]),          # 25: no multiple of k, skipped
+    (NoiseAggregation(t=60, m=10), "K", [8, 2, 3, 5]),       # 8 steps of 10 from 60 go below 0
+])
+def test_a_shared_sweep_is_bitwise_each_value_alone_for_the_queries_of_the_largest(setup, attack, parameter, values):
+    data, target = setup
+    assert attack.shared_sweep(parameter)
+    with target.counting() as q:
+        shared = sweep_attack(attack, parameter, values, target, data, seed=3, n_boot=0)
+    valid = [v for v in values if v not in shared.skipped]
+    assert shared.shared and list(shared.results) == valid and len(shared.skipped) == 1
+    for part in ("members", "nonmembers"):
+        both, _ = sweep_part_scores(attack, parameter, valid, target, getattr(data, part), seed=3, part=part)
+        for v in valid:
+            alone = score_part(attack.replace(**{parameter: v}), target, getattr(data, part), seed=3, part=part)
+            assert torch.equal(both[v], alone), (parameter, v, part)
+    for v in valid:
+        alone = score_split(attack.replace(**{parameter: v}), target, data, seed=3, calibration=False)
+        assert shared.results[v] == evaluate(*alone.evaluation, n_boot=0)
+    cost = {v: attack.replace(**{parameter: v}).queries() for v in valid}
+    if parameter == "K":
+        assert shared.queries_per_image == max(cost.values())
+    else:  # one inversion to max(t_sec) - k, then 2 queries per value
+        assert shared.queries_per_image == max(valid) // 10 - 1 + 2 * len(valid)
+    assert max(cost.values()) <= shared.queries_per_image < sum(cost.values())
+    assert q.total == shared.queries_per_image * (len(data.members) + len(data.nonmembers))
+    assert "one shared pass" in shared.skipped_note()
+
+
+def test_an_unshared_sweep_costs_the_sum_and_says_nothing_of_sharing(setup):
+    data, target = setup
+    na = NoiseAggregation(m=10, K=3)
+    assert not na.shared_sweep("t")
+    sw = sweep_attack(na, "t", [20, 40], target, data, seed=3, n_boot=0)
+    assert not sw.shared and sw.queries_per_image == 2 * na.queries()
+    with pytest.raises(NotImplementedError, match="no shared sweep"):
+        na.sweep_scores(target, data.members, "t", [20, 40])
+
+
+def test_tuning_a_shared_sweep_chooses_what_per_value_tuning_chooses(setup):
+    data, target = setup
+    best, aucs = tune_on_calibration(SecMI(), "t_sec", [10, 20, 50, 100], target, data, seed=0)
+    want = {t: evaluate(*(score_part(SecMI(t_sec=t), target, getattr(data, p), seed=0, part=p)
+                          for p in ("cal_members", "cal_nonmembers")), n_boot=0)["auc"] for t in (10, 20, 50, 100)}
+    assert aucs == want and best == max(want, key=want.get)

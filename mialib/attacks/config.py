@@ -7,6 +7,7 @@ query count and call live in one class:
     cfg.check(target)                        # ValueError if the target's schedule cannot take it
     cfg.queries()                            # model queries per image
     scores = cfg.scores(target, x0, generator=g)
+    cfg.sweep_scores(target, x0, "K", [2, 5, 8], generator=g)   # where cfg.shared_sweep("K")
 
 Field types are checked on construction (a number given as a string is an error naming the
 field); ranges that do not depend on the target in :meth:`validate`; constraints from the
@@ -40,6 +41,18 @@ class AttackConfig(Config):
     def scores(self, target, x0, *, cond=None, generator: torch.Generator | None = None) -> torch.Tensor:
         """Membership scores of ``x0`` (higher = more likely a member)."""
         raise NotImplementedError(f"{type(self).__name__} is not a per-image attack")
+
+    def shared_sweep(self, parameter: str) -> bool:
+        """Whether :meth:`sweep_scores` scores every value of ``parameter`` from ONE pass of
+        model queries (a value that is a prefix or a point of another's trajectory)."""
+        return False
+
+    def sweep_scores(self, target, x0, parameter: str, values, *, cond=None,
+                     generator: torch.Generator | None = None) -> dict:
+        """{value: the scores of ``self.replace(parameter=value)``} from one pass, bitwise equal to
+        scoring each value alone with the same generator; the pass costs the queries of the most
+        expensive value, not their sum. Only where :meth:`shared_sweep` is true."""
+        raise NotImplementedError(f"{type(self).__name__} has no shared sweep over {parameter}")
 
     def is_valid(self, target) -> bool:
         """Whether ``target`` can be attacked with these settings (no model query)."""

@@ -13,7 +13,9 @@ No public implementation exists; this one follows the paper's description step b
    L2 distance (1/K^2) sum_{i,j} ||e_i - e_j||^2, eq. 8);
 4. score S = -log(C + delta) (eq. 9): a member's noises agree, so its S is high.
 
-Defaults t = 80, m = 10, K = 5 (5 queries per image); it needs t - (K-1) m >= 0.
+Defaults t = 80, m = 10, K = 5 (5 queries per image); it needs t - (K-1) m >= 0. The noises of
+a K run are the first K of a longer run's (each is predicted before the next update), so one walk
+of max(K) steps scores every K of a sweep (:meth:`NoiseAggregation.sweep_scores`).
 """
 
 from __future__ import annotations
@@ -75,6 +77,19 @@ class NoiseAggregation(AttackConfig):
     def scores_from_noises(self, noises: torch.Tensor) -> torch.Tensor:
         """Steps 3-4 on collected noises (:func:`noise_aggregation_scores`): no further query."""
         return noise_aggregation_scores(noises, self.metric, self.delta)
+
+    def shared_sweep(self, parameter: str) -> bool:
+        return parameter == "K"
+
+    def sweep_scores(self, target, x0, parameter: str, values, *, cond=None, generator=None) -> dict:
+        """Every K of ``values`` scored on the first K noises of one walk of max(K) steps."""
+        if not self.shared_sweep(parameter):
+            return super().sweep_scores(target, x0, parameter, values, cond=cond, generator=generator)
+        values = sorted({int(v) for v in values})
+        for v in values:
+            self.replace(K=v).check(target)
+        noises = self.replace(K=values[-1]).noises(target, x0, cond=cond, generator=generator)
+        return {v: self.replace(K=v).scores_from_noises(noises[:, :v].contiguous()) for v in values}
 
 
 _NA = NoiseAggregation  # the functions' defaults are the class's

@@ -11,6 +11,9 @@ accurate on training members. With the DDIM map D (docs/papers.md eq. 2):
    = ||x^ - x~||^2.
 
 That is t_sec / k - 1 + 2 queries (11 for t_sec = 100, k = 10; the paper's text says 12).
+The inversion to the largest t_sec of a sweep passes through x~ of every smaller multiple of k,
+so one trajectory scores them all (:func:`secmi_error_maps_sweep`): max(t_sec) / k - 1 + 2 x
+(number of values) queries instead of the sum.
 SecMI_stat thresholds -t-error; SecMI_NNs trains a classifier on |x^ - x~| maps. On a latent
 model (a target with an encoder) every step happens in latent space, as in the paper's
 Stable Diffusion experiments.
@@ -53,30 +56,56 @@ class SecMI(AttackConfig):
     def scores(self, target, x0, *, cond=None, generator=None) -> torch.Tensor:
         return secmi_stat(target, x0, self.t_sec, self.k, cond=cond)
 
+    def shared_sweep(self, parameter: str) -> bool:
+        return parameter == "t_sec"
+
+    def sweep_scores(self, target, x0, parameter: str, values, *, cond=None, generator=None) -> dict:
+        if not self.shared_sweep(parameter):
+            return super().sweep_scores(target, x0, parameter, values, cond=cond, generator=generator)
+        maps = secmi_error_maps_sweep(target, x0, values, self.k, cond)
+        return {t: -terror_of_maps(m) for t, m in maps.items()}
+
+
+def secmi_error_maps_sweep(target, x0, t_secs, k: int = SecMI.k, cond=None) -> dict:
+    """{t_sec: x^ - x~ per element} for every t_sec of ``t_secs`` (multiples of ``k``) from ONE
+    deterministic inversion of each batch up to max(t_secs) - k: the x~ of a smaller t_sec is a
+    point on the way (module docstring). Each map is bitwise the one of a run to that t_sec alone."""
+    t_secs = sorted({int(t) for t in t_secs})
+    if not t_secs:
+        raise ValueError("t_secs is empty: give at least one t_sec")
+    for t in t_secs:
+        SecMI(t_sec=t, k=k).check(target)
+    x0, cond = target.prepare(x0, cond)
+    out = {t: torch.empty_like(x0) for t in t_secs}
+    for sl, x, c in iter_batches(target, x0, cond):
+        at = 0                                    # the step x is at
+        for t_sec in t_secs:
+            for s in range(at, t_sec - k, k):     # deterministic inversion on to t_sec - k
+                x, _ = target.ddim(x, s, s + k, c)
+            at = t_sec - k
+            x_tilde = x
+            x_up, _ = target.ddim(x_tilde, t_sec - k, t_sec, c)
+            x_hat, _ = target.ddim(x_up, t_sec, t_sec - k, c)
+            out[t_sec][sl] = (x_hat - x_tilde).cpu()
+    return out
+
 
 def secmi_error_maps(target, x0, t_sec: int = SecMI.t_sec, k: int = SecMI.k,
                      cond=None) -> torch.Tensor:
     """x^ - x~ per element (Tensor[N, C, H, W], float32, CPU; in latent space for a latent
     target) for every image in ``x0`` (Tensor[N, C, H, W] in [-1, 1]); see the module docstring."""
-    cfg = SecMI(t_sec=t_sec, k=k)
-    cfg.check(target)
-    x0, cond = target.prepare(x0, cond)
-    out = torch.empty_like(x0)
-    for sl, x, c in iter_batches(target, x0, cond):
-        for s in range(0, t_sec - k, k):          # deterministic inversion to t_sec - k
-            x, _ = target.ddim(x, s, s + k, c)
-        x_tilde = x
-        x_up, _ = target.ddim(x_tilde, t_sec - k, t_sec, c)
-        x_hat, _ = target.ddim(x_up, t_sec, t_sec - k, c)
-        out[sl] = (x_hat - x_tilde).cpu()
-    return out
+    return secmi_error_maps_sweep(target, x0, [t_sec], k, cond)[t_sec]
+
+
+def terror_of_maps(maps: torch.Tensor) -> torch.Tensor:
+    """||x^ - x~||^2 summed over elements, per image (eq. 3), in float64."""
+    return maps.double().pow(2).flatten(1).sum(1)
 
 
 def secmi_terror(target, x0, t_sec: int = SecMI.t_sec, k: int = SecMI.k, cond=None) -> torch.Tensor:
     """The t-error ||x^ - x~||^2 summed over elements, per image (Tensor[N], float64;
     lower = more member-like)."""
-    maps = secmi_error_maps(target, x0, t_sec, k, cond)
-    return maps.double().pow(2).flatten(1).sum(1)
+    return terror_of_maps(secmi_error_maps(target, x0, t_sec, k, cond))
 
 
 def secmi_stat(target, x0, t_sec: int = SecMI.t_sec, k: int = SecMI.k, cond=None) -> torch.Tensor:

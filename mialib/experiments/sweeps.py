@@ -4,6 +4,11 @@ evaluated with the same metrics. Values that are invalid or that the target's sc
 take (e.g. K steps of stride m below step 0) are skipped and listed with the reason, not
 silently dropped.
 
+Where one value's model queries are a prefix or a point of another's (SecMI's t_sec at a fixed
+stride, noise aggregation's K: :meth:`~mialib.attacks.config.AttackConfig.shared_sweep`), the
+whole sweep is ONE pass of queries, each value's scores bitwise those of scoring it alone, and
+the sweep's query count is that of its most expensive value, not the sum.
+
 Choosing a value by its result on the evaluation images is optimistic in the same way as the
 papers' best-threshold ASR; :func:`tune_on_calibration` chooses on the calibration split.
 """
@@ -13,7 +18,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Callable, Sequence
 
-from ..attacks.scoring import score_part, score_split
+from ..attacks.scoring import part_generator, score_part, score_split
 from ..evaluation.metrics import evaluate
 
 SUMMARY_KEYS = ("auc", "asr", "tpr@1%fpr", "tpr@0.1%fpr", "ci")
@@ -34,6 +39,8 @@ class Sweep:
     results: dict = field(default_factory=dict)
     skipped: list = field(default_factory=list)
     reasons: dict = field(default_factory=dict)
+    shared: bool = False                       # all values scored from one pass of queries
+    queries_per_image: float = float("nan")    # what the whole sweep cost (evaluation images)
 
     def best(self, key: str = "auc"):
         """The value with the highest ``key`` (the first one on ties)."""
@@ -47,6 +54,8 @@ class Sweep:
     def skipped_note(self) -> str:
         """One line for the reader: how many values were scored, and each skipped one with why."""
         head = f"{self.parameter}: {len(self.results)} value(s) scored"
+        if self.shared:
+            head += f" from one shared pass ({self.queries_per_image:g} queries per image in all)"
         if not self.skipped:
             return head + ", none skipped"
         return head + "; skipped " + "; ".join(f"{v} ({self.reasons[v]})" for v in self.skipped)
@@ -103,23 +112,50 @@ def _variant(attack, parameter: str, value, target):
     return cfg
 
 
+def sweep_part_scores(attack, parameter: str, values, target, x0, *, seed: int, part: str,
+                      cond=None) -> tuple[dict, dict]:
+    """({value: scores of ``x0``}, {value: why it was skipped}) for ``attack`` with ``parameter``
+    set to each of ``values``, with the noise of ``part`` (:func:`~mialib.attacks.scoring.part_generator`):
+    one shared pass where the attack allows it, else one run per value."""
+    valid, reasons = [], {}
+    for v in values:
+        try:
+            _variant(attack, parameter, v, target)
+            valid.append(v)
+        except ValueError as exc:
+            reasons[v] = str(exc)
+    if valid and attack.shared_sweep(parameter):
+        scores = attack.sweep_scores(target, x0, parameter, valid, cond=cond, generator=part_generator(seed, part))
+        return {v: scores[v] for v in valid}, reasons
+    return {v: score_part(_variant(attack, parameter, v, target), target, x0, seed=seed, part=part, cond=cond)
+            for v in valid}, reasons
+
+
+def _sweep_parts(attack, parameter: str, values, target, data, parts, *, seed: int, n_boot: int) -> Sweep:
+    """The sweep of ``parameter`` scored on the two ``parts`` of ``data`` (members first)."""
+    with target.counting(sum(len(getattr(data, p)) for p in parts)) as q:
+        scored = [sweep_part_scores(attack, parameter, values, target, getattr(data, p), seed=seed, part=p)
+                  for p in parts]
+
+    def lookup(v):
+        if v in scored[0][1]:
+            raise ValueError(scored[0][1][v])
+        return scored[0][0][v], scored[1][0][v]
+    out = sweep_values(parameter, values, lookup, n_boot=n_boot, seed=seed)
+    out.shared, out.queries_per_image = attack.shared_sweep(parameter), q.per_sample
+    return out
+
+
 def sweep_attack(attack, parameter: str, values, target, data, *, seed: int, n_boot: int) -> Sweep:
     """``attack`` (an :class:`~mialib.attacks.config.AttackConfig`) with ``parameter`` set to
-    each of ``values``, scored on the evaluation parts of ``data``."""
-    def score(v):
-        return score_split(_variant(attack, parameter, v, target), target, data, seed=seed,
-                           calibration=False).evaluation
-    return sweep_values(parameter, values, score, n_boot=n_boot, seed=seed)
+    each of ``values``, scored on the evaluation parts of ``data`` (see the module docstring)."""
+    return _sweep_parts(attack, parameter, values, target, data, ("members", "nonmembers"), seed=seed, n_boot=n_boot)
 
 
 def tune_on_calibration(attack, parameter: str, grid, target, data, *, seed: int):
     """(the value of ``parameter`` in ``grid`` with the highest AUC on the calibration parts
     of ``data``, {value: calibration AUC}); the evaluation images are never looked at."""
-    def score(v):
-        cfg = _variant(attack, parameter, v, target)
-        return tuple(score_part(cfg, target, getattr(data, p), seed=seed, part=p)
-                     for p in ("cal_members", "cal_nonmembers"))
-    tuned = sweep_values(parameter, grid, score, n_boot=0, seed=seed)
+    tuned = _sweep_parts(attack, parameter, grid, target, data, ("cal_members", "cal_nonmembers"), seed=seed, n_boot=0)
     return tuned.best("auc"), {v: r["auc"] for v, r in tuned.results.items()}
 
 

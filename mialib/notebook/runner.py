@@ -6,20 +6,26 @@
 
 A profile (params/<name>.yaml, :mod:`.profiles`) is checked whole before anything runs:
 unknown names, wrong types, malformed YAML and duplicate keys are errors naming the file and
-line. Execution stops at the first failing notebook, naming it and the failing cell. Executed
-copies go to build/executed/.
+line. Up to ``--jobs`` notebooks run at once (default two on a machine with two or more CPUs),
+each after the notebooks it reads from and with its share of the CPUs (:mod:`.schedule`); each
+one's output goes to build/logs/<notebook>.log. Execution stops at the first failing notebook,
+naming it and the failing cell. Executed copies go to build/executed/.
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
+import signal
+import subprocess
 import sys
 import time
 from pathlib import Path
 
 from ..core import paths
 from .profiles import ParameterError, load_profile, notebook_paths, plan, profile_path
+from .schedule import check_dependencies, default_jobs, dependencies, next_ready, threads_per_job
 
 
 INLINE_BACKEND = "module://matplotlib_inline.backend_inline"
@@ -54,6 +60,85 @@ def describe_failure(exc: Exception, notebook: Path) -> str:
     return f"{notebook.name}: {type(exc).__name__}: {exc}"
 
 
+def _run_in_order(notebooks: list[Path], todo: dict, out_dir: Path, args) -> bool:
+    """Run ``notebooks`` one after the other in this process; True if one failed."""
+    for nb in notebooks:
+        t0 = time.perf_counter()
+        print(f"[run_all] {nb.name} ({args.profile}) ...", flush=True)
+        try:
+            execute(nb, out_dir / nb.name, todo[nb.stem], cwd=nb.parent, log_output=args.log_output)
+        except Exception as exc:  # papermill or kernel failure: report and stop
+            print(f"[run_all] FAILED {describe_failure(exc, nb)}\n[run_all] executed copy with "
+                  f"the traceback: {out_dir / nb.name}", file=sys.stderr, flush=True)
+            return True
+        print(f"[run_all] {nb.name} done in {time.perf_counter() - t0:.1f} s", flush=True)
+    return False
+
+
+def _child_command(stem: str, args, out_dir: Path) -> list[str]:
+    profile = args.profile
+    if Path(profile).suffix in (".yaml", ".yml"):
+        profile = str(Path(profile).resolve())
+    return [sys.executable, "-m", "mialib.notebook.runner", profile, "--only", stem, "--no-html",
+            "--jobs", "1", "--output-dir", str(out_dir.resolve())]
+
+
+def _stop(proc: subprocess.Popen) -> None:
+    """Stop a child runner and its kernel (its own process group); a re-run resumes training
+    from the checkpoints it wrote."""
+    if proc.poll() is None:
+        try:
+            os.killpg(proc.pid, signal.SIGTERM)
+            proc.wait(timeout=30)
+        except (ProcessLookupError, subprocess.TimeoutExpired):
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(proc.pid, signal.SIGKILL)
+
+
+def _run_side_by_side(notebooks: list[Path], deps: dict, args, out_dir: Path, jobs: int) -> bool:
+    """Run ``notebooks`` ``jobs`` at a time, each in a child runner with ``cpus // jobs``
+    threads, after its dependencies; True if one failed (the others are then stopped)."""
+    threads = threads_per_job(jobs)
+    env = {**os.environ, "OMP_NUM_THREADS": str(threads), "MKL_NUM_THREADS": str(threads)}
+    log_dir = out_dir.parent / "logs"
+    log_dir.mkdir(parents=True, exist_ok=True)
+    print(f"[run_all] {len(notebooks)} notebooks, up to {jobs} at once with {threads} thread(s) each; "
+          f"logs in {log_dir}", flush=True)
+    by_stem = {nb.stem: nb for nb in notebooks}
+    pending, finished, running = [nb.stem for nb in notebooks], set(), {}
+    try:
+        while pending or running:
+            while len(running) < jobs:
+                stem = next_ready(pending, finished, deps)
+                if stem is None:
+                    break
+                pending.remove(stem)
+                log = open(log_dir / f"{stem}.log", "w")
+                print(f"[run_all] {by_stem[stem].name} ({args.profile}) ...", flush=True)
+                proc = subprocess.Popen(_child_command(stem, args, out_dir), env=env, stdout=log,
+                                        stderr=subprocess.STDOUT, start_new_session=True)
+                running[stem] = (proc, time.perf_counter(), log)
+            time.sleep(0.2)
+            for stem, (proc, t0, log) in list(running.items()):
+                if proc.poll() is None:
+                    continue
+                log.close()
+                del running[stem]
+                if proc.returncode != 0:
+                    tail = (log_dir / f"{stem}.log").read_text().strip().splitlines()[-6:]
+                    print("\n".join(tail), file=sys.stderr)
+                    print(f"[run_all] FAILED {by_stem[stem].name} (exit {proc.returncode}); its log: "
+                          f"{log_dir / f'{stem}.log'}", file=sys.stderr, flush=True)
+                    return True
+                finished.add(stem)
+                print(f"[run_all] {by_stem[stem].name} done in {time.perf_counter() - t0:.1f} s", flush=True)
+    finally:
+        for proc, _, log in running.values():
+            _stop(proc)
+            log.close()
+    return False
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(prog="python -m mialib.notebook.runner", description=__doc__.split("\n\n")[0])
     ap.add_argument("profile", nargs="?", default="quick", help="smoke, quick, full or a .yaml path")
@@ -62,8 +147,13 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--no-html", dest="html", action="store_false",
                     help="skip rendering the executed notebooks to HTML (build/html/index.html)")
     ap.add_argument("--log-output", action="store_true",
-                    help="stream cell output (and progress bars) to the terminal")
+                    help="stream cell output (and progress bars) to the terminal (runs one notebook at a time)")
+    ap.add_argument("--jobs", type=int, default=default_jobs(),
+                    help="notebooks run at once, each on its share of the CPUs (default: %(default)s here)")
     args = ap.parse_args(argv)
+    if args.jobs < 1:
+        print(f"run_all: --jobs must be at least 1, got {args.jobs}", file=sys.stderr)
+        return 2
 
     root = paths.repo_root()
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
@@ -88,19 +178,20 @@ def main(argv: list[str] | None = None) -> int:
             return 2
         todo = {k: v for k, v in todo.items() if k in args.only}
     out_dir = Path(args.output_dir) if args.output_dir else root / "build" / "executed"
+    jobs = 1 if args.log_output or len(todo) == 1 else args.jobs
     total = time.perf_counter()
-    for nb in notebooks:
-        if nb.stem not in todo:
-            continue
-        t0 = time.perf_counter()
-        print(f"[run_all] {nb.name} ({args.profile}) ...", flush=True)
+    if jobs == 1:
+        failed = _run_in_order([nb for nb in notebooks if nb.stem in todo], todo, out_dir, args)
+    else:
         try:
-            execute(nb, out_dir / nb.name, todo[nb.stem], cwd=nb.parent, log_output=args.log_output)
-        except Exception as exc:  # papermill or kernel failure: report and stop
-            print(f"[run_all] FAILED {describe_failure(exc, nb)}\n[run_all] executed copy with "
-                  f"the traceback: {out_dir / nb.name}", file=sys.stderr, flush=True)
-            return 1
-        print(f"[run_all] {nb.name} done in {time.perf_counter() - t0:.1f} s", flush=True)
+            deps = {nb.stem: [a for a in dependencies(nb) if a in todo] for nb in notebooks if nb.stem in todo}
+            check_dependencies(deps)
+        except ValueError as exc:
+            print(f"run_all: {exc}", file=sys.stderr)
+            return 2
+        failed = _run_side_by_side([nb for nb in notebooks if nb.stem in todo], deps, args, out_dir, jobs)
+    if failed:
+        return 1
     print(f"[run_all] all {len(todo)} notebook(s) done in {time.perf_counter() - total:.1f} s; "
           f"figures in {paths.figures_dir()}, results in {paths.results_dir()}", flush=True)
     if args.html:
