@@ -31,7 +31,7 @@ from pathlib import Path
 from . import paths
 from .fileio import atomic_path
 
-CACHE_VERSION = 2  # bump when training semantics change, so old entries are not reused
+CACHE_VERSION = 3  # 3: fused AdamW, foreach EMA and clipping; bump when training semantics change, so old entries are not reused
 RECORD = "record.json"
 BASE_FIELDS = ("key", "components", "files_sha256")
 

@@ -252,7 +252,12 @@ def fit(model: torch.nn.Module, data: torch.Tensor, cfg: TrainConfig, objective,
     torch.manual_seed(cfg.seed)  # anything inside the model that draws (e.g. dropout)
     model = model.to(device).train()
     ema = copy.deepcopy(model).requires_grad_(False).eval()
-    opt = torch.optim.AdamW(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
+    params = list(model.parameters())
+    ema_params = list(ema.parameters())
+    # the fused kernel (CPU and CUDA) and the foreach EMA / clipping: ~7% off a quick step on a
+    # 2-core CPU, same maths (benchmarks/training_variants.py)
+    fast = device.type in ("cpu", "cuda")
+    opt = torch.optim.AdamW(params, lr=cfg.lr, weight_decay=cfg.weight_decay, **({"fused": True} if fast else {}))
     images = data
     data = images.to(device, torch.float32)
 
@@ -272,11 +277,10 @@ def fit(model: torch.nn.Module, data: torch.Tensor, cfg: TrainConfig, objective,
         opt.zero_grad(set_to_none=True)
         loss.backward()
         if cfg.grad_clip > 0:
-            torch.nn.utils.clip_grad_norm_(model.parameters(), cfg.grad_clip)
+            torch.nn.utils.clip_grad_norm_(params, cfg.grad_clip, foreach=True if fast else None)
         opt.step()
         with torch.no_grad():
-            for pe, p in zip(ema.parameters(), model.parameters()):
-                pe.lerp_(p, 1.0 - cfg.ema_decay)
+            torch._foreach_lerp_(ema_params, params, 1.0 - cfg.ema_decay)
         acc += loss.item()
         acc_n += 1
         if (step + 1) % window == 0 or step + 1 == cfg.steps:

@@ -91,9 +91,11 @@ def training_summary(final_loss: float, n_samples: int, frac_closer: float, medi
 
 # ----------------------------------------------------------------------------- 02 SecMI
 def secmi_summary(*, res_stat: dict, t_sec_sweep, t_sec: int, res_bf16: dict, bf16_vs_fp32: dict,
+                  res_fp32_same: dict, precision_note: str,
                   res_nns: dict, res_stat_heldout: dict, nns_vs_stat: dict, n_nns_train: int,
                   res_external: dict, n_training: int, epochs: float, image_size: int) -> str:
-    """Notebook 02: SecMI_stat against chance and the paper, the t_sec sweep, precision,
+    """Notebook 02: SecMI_stat against chance and the paper, the t_sec sweep, precision
+    (bfloat16 against fp32 on the same images, ``res_fp32_same``, which ``precision_note`` names),
     SecMI_NNs against SecMI_stat on the same held-out images, the third-party checkpoint."""
     p10, p10nns = reference.reported("secmi_stat/cifar10"), reference.reported("secmi_nns/cifar10")
     paper_setup = reference.setup("secmi/cifar10")
@@ -119,8 +121,9 @@ def secmi_summary(*, res_stat: dict, t_sec_sweep, t_sec: int, res_bf16: dict, bf
         + ("" if t_sec == default_t else
            f" This run attacks at t_sec = {t_sec}, which is " + ("the best of the sweep." if best_t == t_sec else
                                                                   "not the sweep's best.")),
-        f"Run in **bfloat16**, the same attack reaches AUC {res_bf16['auc']:.3f} instead of {auc:.3f}: by the "
-        f"paired bootstrap, {describe(bf16_vs_fp32, 'bfloat16', 'fp32')}. "
+        f"Run in **bfloat16**, the same attack reaches AUC {res_bf16['auc']:.3f} (fp32 on the same images: "
+        f"{res_fp32_same['auc']:.3f}): by the paired bootstrap, "
+        f"{describe(bf16_vs_fp32, 'bfloat16', 'fp32')} ({precision_note}). "
         + ("Rounding swamps part of the step-wise error, as the paper warns." if verdict(bf16_vs_fp32) == LOSES else
            "At this model size and t_sec the loss is within resampling noise, but the warning stands for "
            "larger models, whose errors are smaller."),

@@ -51,10 +51,10 @@ def _sweep(param, values_auc):
     return Sweep(param, {v: _r(a) for v, a in values_auc.items()})
 
 
-def _secmi_text(nns_vs_stat, bf16_vs_fp32):
+def _secmi_text(nns_vs_stat, bf16_vs_fp32, res_fp32_same=None, note="NOTE"):
     return report.secmi_summary(
         res_stat=_r(0.917), t_sec_sweep=_sweep("t_sec", {20: 0.98, 100: 0.917}), t_sec=100, res_bf16=_r(0.9),
-        bf16_vs_fp32=bf16_vs_fp32, res_nns=_r(0.84), res_stat_heldout=_r(0.91), nns_vs_stat=nns_vs_stat,
+        bf16_vs_fp32=bf16_vs_fp32, res_fp32_same=res_fp32_same or _r(0.917), precision_note=note, res_nns=_r(0.84), res_stat_heldout=_r(0.91), nns_vs_stat=nns_vs_stat,
         n_nns_train=243, res_external=_r(0.844), n_training=256, epochs=750, image_size=8)
 
 
@@ -66,6 +66,13 @@ def test_secmi_summary_states_paired_verdicts():
     text = _secmi_text(_diff(0.05, 0.01, 0.09), _diff(-0.05, -0.08, -0.02))
     assert "SecMI_NNs beats SecMI_stat" in text
     assert "bfloat16 loses to fp32" in text and "Rounding swamps" in text
+
+
+def test_secmi_summary_sets_bfloat16_beside_fp32_on_the_same_images_and_says_which():
+    text = _secmi_text(_diff(-0.07, -0.1, -0.04), _diff(-0.01, -0.03, 0.01), res_fp32_same=_r(0.88),
+                       note="a seeded random subset of 128 members")
+    assert "reaches AUC 0.900 (fp32 on the same images: 0.880)" in text
+    assert "(a seeded random subset of 128 members)" in text
 
 
 def _na_text(metric_asr, best_t=60):
@@ -230,7 +237,8 @@ def test_secmi_summary_tells_the_default_from_the_chosen_t_sec(t_sec, peak, says
     sweep = _sweep("t_sec", {v: (0.95 if v == peak else 0.9) for v in (20, 50, 100)})
     diff = _diff(-0.07, -0.1, -0.04)
     text = report.secmi_summary(
-        res_stat=_r(0.917), t_sec_sweep=sweep, t_sec=t_sec, res_bf16=_r(0.9), bf16_vs_fp32=diff, res_nns=_r(0.84),
+        res_stat=_r(0.917), t_sec_sweep=sweep, t_sec=t_sec, res_bf16=_r(0.9), bf16_vs_fp32=diff,
+        res_fp32_same=_r(0.917), precision_note="all", res_nns=_r(0.84),
         res_stat_heldout=_r(0.91), nns_vs_stat=diff, n_nns_train=243, res_external=_r(0.844), n_training=256,
         epochs=750, image_size=8)
     for phrase in says:

@@ -1,0 +1,99 @@
+"""Notebooks side by side: dependencies from the notebooks' metadata, the order they start in,
+threads per job, and the runner's side-by-side mode (success, failure, bad input)."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from mialib.notebook import runner
+from mialib.notebook.schedule import (check_dependencies, default_jobs, dependencies, next_ready, threads_per_job,
+                                      waiting_on)
+
+DEPS = {"00_a": [], "01_t": [], "02_x": ["01_t"], "03_y": ["01_t"], "05_z": []}
+
+
+def test_the_shipped_notebooks_wait_only_for_the_target_they_attack():
+    deps = {nb.stem: dependencies(nb) for nb in runner.notebook_paths()}
+    check_dependencies(deps)
+    assert {nb for nb, after in deps.items() if after} == {"02_secmi", "03_noise_aggregation", "04_attack_comparison"}
+    assert all(after == ["01_train_target_model"] for after in deps.values() if after)
+
+
+def test_the_notebook_others_wait_for_starts_first_then_reading_order():
+    assert waiting_on(DEPS) == {"00_a": 0, "01_t": 2, "02_x": 0, "03_y": 0, "05_z": 0}
+    pending = list(DEPS)
+    assert next_ready(pending, set(), DEPS) == "01_t"
+    assert next_ready(["00_a", "02_x", "05_z"], set(), DEPS) == "00_a"
+    assert next_ready(["02_x", "03_y"], set(), DEPS) is None          # 01 still running
+    assert next_ready(["02_x", "03_y"], {"01_t"}, DEPS) == "02_x"
+    assert next_ready(["02_x"], set(), {"02_x": ["01_t"]}) == "02_x"   # 01 not in this run (--only)
+
+
+@pytest.mark.parametrize("deps, match", [
+    ({"a": ["b"]}, r"comes after \['b'\], which are not notebooks"),
+    ({"a": ["b"], "b": ["c"], "c": ["a"]}, "cycle: a -> b -> c -> a"),
+])
+def test_bad_dependencies_are_refused(deps, match):
+    with pytest.raises(ValueError, match=match):
+        check_dependencies(deps)
+
+
+def test_malformed_metadata_is_refused(tmp_path):
+    nb = tmp_path / "02_x.ipynb"
+    nb.write_text(json.dumps({"cells": [], "metadata": {"mialib": {"after": "01_t"}}}))
+    with pytest.raises(ValueError, match="metadata.mialib.after must be a list"):
+        dependencies(nb)
+
+
+def test_threads_split_the_cpus_between_jobs():
+    assert threads_per_job(2, cpus=2) == 1 and threads_per_job(2, cpus=16) == 8 and threads_per_job(4, cpus=2) == 1
+    assert default_jobs(cpus=1) == 1 and default_jobs(cpus=2) == 2 and default_jobs(cpus=16) == 2
+
+
+def _notebook(path, code, after=()):
+    cells = [{"cell_type": "code", "id": "p", "metadata": {"tags": ["parameters"]}, "source": "seed: int = 0  # a seed",
+              "outputs": [], "execution_count": None},
+             {"cell_type": "code", "id": "c", "metadata": {}, "source": code, "outputs": [], "execution_count": None}]
+    meta = {"kernelspec": {"display_name": "Python 3", "language": "python", "name": "python3"}}
+    if after:
+        meta["mialib"] = {"after": list(after)}
+    path.write_text(json.dumps({"cells": cells, "metadata": meta, "nbformat": 4, "nbformat_minor": 5}))
+
+
+@pytest.fixture
+def tiny_repo(tmp_path, monkeypatch):
+    (tmp_path / "notebooks").mkdir()
+    (tmp_path / "params").mkdir()
+    (tmp_path / "params" / "p.yaml").write_text("common:\n  seed: 0\n")
+    monkeypatch.setenv("MIALIB_ROOT", str(tmp_path))
+    return tmp_path
+
+
+def test_side_by_side_runs_each_after_what_it_needs_with_its_threads(tiny_repo, capsys):
+    nbs = tiny_repo / "notebooks"
+    _notebook(nbs / "01_t.ipynb", "import os, time; time.sleep(1); open('../t.txt', 'w').write(os.environ['OMP_NUM_THREADS'])")
+    _notebook(nbs / "02_x.ipynb", "open('../x.txt', 'w').write(open('../t.txt').read())", after=["01_t"])
+    _notebook(nbs / "03_y.ipynb", "open('../y.txt', 'w').write('y')")
+    assert runner.main(["p", "--jobs", "2", "--no-html", "--output-dir", str(tiny_repo / "build" / "executed")]) == 0
+    out = capsys.readouterr().out
+    assert "up to 2 at once with" in out and out.count(".ipynb done in") == 3
+    assert (tiny_repo / "x.txt").read_text() == str(threads_per_job(2))   # 02 ran after 01 wrote t.txt
+    assert (tiny_repo / "y.txt").read_text() == "y"
+    assert (tiny_repo / "build" / "logs" / "02_x.log").is_file()
+
+
+def test_side_by_side_reports_the_failing_notebook_and_stops_the_others(tiny_repo, capsys):
+    nbs = tiny_repo / "notebooks"
+    _notebook(nbs / "01_bad.ipynb", "raise ValueError('boom in the cell')")
+    _notebook(nbs / "02_slow.ipynb", "import time; time.sleep(120); open('../slow.txt', 'w').write('x')")
+    assert runner.main(["p", "--jobs", "2", "--no-html", "--output-dir", str(tiny_repo / "build" / "executed")]) == 1
+    err = capsys.readouterr().err
+    assert "FAILED 01_bad.ipynb" in err and "boom in the cell" in err
+    assert not (tiny_repo / "slow.txt").exists()
+
+
+def test_jobs_must_be_positive(capsys):
+    assert runner.main(["smoke", "--jobs", "0"]) == 2
+    assert "--jobs must be at least 1" in capsys.readouterr().err
