@@ -2,10 +2,12 @@
 time of ONE training step of the quick target's UNet (batch 64), measured in the same process on
 the same machine (the unit of the cost budget: about 10,000 steps for the whole quick suite).
 
-The step is mialib's own training loop (:func:`mialib.diffusion.training.train_diffusion`: noise,
-forward, epsilon MSE, backward, gradient clipping, AdamW, EMA) on the quick profile's UNet and
-batch, timed as the marginal cost of ``--steps`` more steps after ``--warmup`` (so building the
-model and the first, slower steps do not count).
+The step is the REFERENCE step of ``benchmarks/training_variants.py`` (batch, noise, forward,
+epsilon MSE, backward, gradient clipping, AdamW in its default implementation, one EMA ``lerp_`` per
+parameter: the quick training step as it was when the budget was set) on the quick profile's UNet
+and batch, at this process's thread count, the median of ``--steps`` steps after ``--warmup``. It
+is fixed on purpose: mialib's own loop may get faster (it now fuses AdamW), and a speed-up must
+show as fewer units, not as a smaller unit.
 
     ./run_all.sh | tee run.log && .venv/bin/python benchmarks/suite_cost.py --log run.log
     .venv/bin/python benchmarks/suite_cost.py          # notebook times from results/*.json
@@ -24,7 +26,6 @@ import json
 import platform
 import re
 import sys
-from dataclasses import replace
 from pathlib import Path
 
 import torch
@@ -34,29 +35,21 @@ sys.path.insert(0, str(ROOT))
 
 from mialib.core import paths  # noqa: E402
 from mialib.core.fileio import write_json  # noqa: E402
-from mialib.diffusion.models import build_scheduler, build_unet  # noqa: E402
-from mialib.diffusion.training import train_diffusion  # noqa: E402
-from mialib.experiments.membership import TargetSpec  # noqa: E402
+from benchmarks.training_variants import TrainingStep, time_steps  # noqa: E402
 
 BUDGET_STEPS = 10_000  # the quick suite's budget in step units
 DONE = re.compile(r"\[run_all\] (\S+?)(?:\.ipynb)? done in ([0-9.]+) s")
 TOTAL = re.compile(r"\[run_all\] notebooks wall time: ([0-9.]+) s")
 
 
-def step_seconds(steps: int = 50, warmup: int = 10, batch_size: int = 64, seed: int = 0) -> float:
-    """Seconds of one training step of the quick target's UNet at ``batch_size``: the time of
-    ``warmup + steps`` steps minus that of ``warmup`` steps, over ``steps``."""
-    spec = TargetSpec.from_params()
-    gen = torch.Generator().manual_seed(seed)
-    images = torch.rand((spec.n_members + spec.n_cal_members, spec.model.channels, spec.model.image_size,
-                         spec.model.image_size), generator=gen) * 2 - 1
-    abar = build_scheduler().alphas_cumprod
+def step_seconds(steps: int = 50, warmup: int = 10, batch_size: int = 64) -> float:
+    """Seconds of one reference training step of the quick target's UNet at ``batch_size``: the
+    median of ``steps`` steps after ``warmup`` (see the module docstring)."""
+    import statistics
 
-    def run(n: int) -> float:
-        torch.manual_seed(seed)
-        cfg = replace(spec.train, steps=n, batch_size=batch_size)
-        return train_diffusion(build_unet(spec.model), abar, images, cfg, progress=False).wall_time_s
-    return (run(warmup + steps) - run(warmup)) / steps
+    step = TrainingStep("quick", batch_size)
+    time_steps(step, warmup)
+    return statistics.median(sum(p) for p in time_steps(step, steps))
 
 
 def times_from_log(text: str) -> tuple[dict[str, float], float | None]:

@@ -46,7 +46,7 @@ from mialib.core.fileio import write_json  # noqa: E402
 from mialib.diffusion.models import build_scheduler, build_unet  # noqa: E402
 
 PHASES = ("data", "forward", "backward", "clip", "optimizer", "ema")
-VARIANTS = {  # name -> options of _Step
+VARIANTS = {  # name -> options of TrainingStep
     "reference": {},
     "fused AdamW": {"fused": True},
     "fused AdamW + foreach EMA": {"fused": True, "foreach_ema": True},
@@ -70,7 +70,7 @@ def build_model(name: str) -> tuple[torch.nn.Module, tuple, dict]:
         "encoder_hidden_states": torch.randn(cfg.batch_size, cfg.max_tokens, cfg.text_dim)}
 
 
-class _Step:
+class TrainingStep:
     """One training step of ``model_name`` with the given options, timed phase by phase."""
 
     def __init__(self, model_name: str, batch_size: int, fused=False, foreach_ema=False, foreach_clip=False,
@@ -120,15 +120,15 @@ class _Step:
         return [b - a for a, b in zip(marks, marks[1:])]
 
 
-def time_steps(step: _Step, n: int) -> list[list[float]]:
+def time_steps(step: TrainingStep, n: int) -> list[list[float]]:
     return [step() for _ in range(n)]
 
 
 def side_by_side(model: str, steps: int, batch_size: int) -> list[float]:
     """Median step seconds of two one-thread processes started together (each its own)."""
     code = (f"import sys, statistics, torch; sys.path.insert(0, {str(ROOT)!r}); torch.set_num_threads(1); "
-            f"sys.argv = ['x']; from benchmarks.training_variants import _Step, time_steps; "
-            f"s = _Step({model!r}, {batch_size}); time_steps(s, 5); "
+            f"sys.argv = ['x']; from benchmarks.training_variants import TrainingStep, time_steps; "
+            f"s = TrainingStep({model!r}, {batch_size}); time_steps(s, 5); "
             f"print(statistics.median(sum(p) for p in time_steps(s, {steps})))")
     procs = [subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE, text=True) for _ in range(2)]
     return [float(p.communicate()[0].strip().splitlines()[-1]) for p in procs]
@@ -151,7 +151,7 @@ def main(argv=None) -> int:
     threads = torch.get_num_threads()
     steps, timings = {}, {name: [] for name in variants}
     for name, opts in variants.items():
-        steps[name] = _Step(args.model, args.batch_size, **opts)
+        steps[name] = TrainingStep(args.model, args.batch_size, **opts)
         t0 = time.perf_counter()
         time_steps(steps[name], args.warmup)
         if opts.get("compile_model"):

@@ -91,3 +91,39 @@ def test_suite_cost_times_a_real_training_step_and_writes_its_table(tmp_path, ca
     assert doc["step_seconds"] > 0 and doc["rows"][0]["notebook"] == "00_setup_and_data"
     assert doc["total_step_units"] == 2.0 / doc["step_seconds"]
     assert "| 00_setup_and_data | 2.0 |" in capsys.readouterr().out
+
+
+def _training_variants():
+    path = Path(__file__).resolve().parents[1] / "benchmarks" / "training_variants.py"
+    spec = importlib.util.spec_from_file_location("training_variants", path)
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    return mod
+
+
+def test_training_variants_time_every_phase_of_every_variant_and_the_pair(tmp_path, capsys, monkeypatch):
+    mod = _training_variants()
+    monkeypatch.setenv("MIALIB_RESULTS", str(tmp_path))
+    assert mod.main(["--steps", "2", "--rounds", "1", "--warmup", "1"]) == 0
+    doc = json.loads((tmp_path / "benchmark_training_variants_quick.json").read_text())
+    rows = doc["rows"]
+    assert set(mod.VARIANTS) <= set(rows) and rows["reference"]["ratio_to_reference"] == 1.0
+    for name in mod.VARIANTS:
+        assert all(rows[name][f"{ph}_ms"] >= 0 for ph in mod.PHASES) and rows[name]["ms_per_step"] > 0
+    if doc["threads"] >= 2:
+        assert rows["two 1-thread processes side by side"]["pair_throughput_vs_reference"] > 0
+    assert "| reference |" in capsys.readouterr().out
+
+
+def test_every_training_variant_takes_the_same_first_step():
+    """The variants are speed-ups of one computation: from the same seed, after one step the
+    weights agree to float rounding."""
+    import torch
+    mod = _training_variants()
+    ref = mod.TrainingStep("quick", 8)
+    ref()
+    for opts in list(mod.VARIANTS.values())[1:]:
+        other = mod.TrainingStep("quick", 8, **opts)
+        other()
+        for a, b in zip(ref.model.parameters(), other.model.parameters()):
+            assert torch.allclose(a, b, atol=1e-5)

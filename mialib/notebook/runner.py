@@ -25,7 +25,7 @@ from pathlib import Path
 
 from ..core import paths
 from .profiles import ParameterError, load_profile, notebook_paths, plan, profile_path
-from .schedule import check_dependencies, default_jobs, dependencies, next_ready, threads_per_job
+from .schedule import check_dependencies, default_jobs, dependencies, expected_cost, next_ready, threads_per_job
 
 
 INLINE_BACKEND = "module://matplotlib_inline.backend_inline"
@@ -95,9 +95,9 @@ def _stop(proc: subprocess.Popen) -> None:
                 os.killpg(proc.pid, signal.SIGKILL)
 
 
-def _run_side_by_side(notebooks: list[Path], deps: dict, args, out_dir: Path, jobs: int) -> bool:
+def _run_side_by_side(notebooks: list[Path], deps: dict, cost: dict, args, out_dir: Path, jobs: int) -> bool:
     """Run ``notebooks`` ``jobs`` at a time, each in a child runner with ``cpus // jobs``
-    threads, after its dependencies; True if one failed (the others are then stopped)."""
+    threads, after its dependencies, costliest chain first; True if one failed (the others are then stopped)."""
     threads = threads_per_job(jobs)
     env = {**os.environ, "OMP_NUM_THREADS": str(threads), "MKL_NUM_THREADS": str(threads)}
     log_dir = out_dir.parent / "logs"
@@ -109,7 +109,7 @@ def _run_side_by_side(notebooks: list[Path], deps: dict, args, out_dir: Path, jo
     try:
         while pending or running:
             while len(running) < jobs:
-                stem = next_ready(pending, finished, deps)
+                stem = next_ready(pending, finished, deps, cost)
                 if stem is None:
                     break
                 pending.remove(stem)
@@ -186,10 +186,11 @@ def main(argv: list[str] | None = None) -> int:
         try:
             deps = {nb.stem: [a for a in dependencies(nb) if a in todo] for nb in notebooks if nb.stem in todo}
             check_dependencies(deps)
+            cost = {nb.stem: expected_cost(nb) for nb in notebooks if nb.stem in todo}
         except ValueError as exc:
             print(f"run_all: {exc}", file=sys.stderr)
             return 2
-        failed = _run_side_by_side([nb for nb in notebooks if nb.stem in todo], deps, args, out_dir, jobs)
+        failed = _run_side_by_side([nb for nb in notebooks if nb.stem in todo], deps, cost, args, out_dir, jobs)
     if failed:
         return 1
     print(f"[run_all] all {len(todo)} notebook(s) done in {time.perf_counter() - total:.1f} s; "

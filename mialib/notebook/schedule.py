@@ -1,11 +1,16 @@
 """Which notebooks may run side by side, and with how many threads each.
 
 A notebook names the notebooks whose outputs it reads in its metadata,
-``{"mialib": {"after": ["01_train_target_model"]}}`` (02-04 attack the target 01 trains; the
-others stand alone). The runner starts up to ``jobs`` notebooks at once, each as soon as the
-ones it comes after have finished, the ready one with the most notebooks waiting on it first
-(then in reading order), and gives each kernel ``cpu_count // jobs`` threads
-(``OMP_NUM_THREADS``), so the processes never compete for a core.
+``{"mialib": {"after": ["01_train_target_model"], "expected_units": 3700}}`` (02-04 attack the
+target 01 trains; the others stand alone), and how long it roughly takes, in the training-step
+units of ``benchmarks/suite_cost.py`` (rounded from a measured quick run; it only orders the
+starts, a wrong value costs time, never a result). The runner starts up to ``jobs`` notebooks at
+once, each as soon as the ones it comes after have finished, the ready one with the longest
+expected chain of work still ahead of it first (its own cost plus the longest chain of notebooks
+waiting on it: critical-path scheduling), and gives each kernel ``cpu_count // jobs`` threads
+(``OMP_NUM_THREADS``), so the processes never compete for a core. On the quick run of the
+development machine that order finished ~10% sooner than reading order, which left one core
+idle while 07 ran last.
 
 Why it pays on a small CPU: the quick models are small enough that a second thread buys little
 inside one training step (on the 2-core development machine one step of the quick UNet took
@@ -22,14 +27,27 @@ import os
 from pathlib import Path
 
 
+def _metadata(notebook: Path) -> dict:
+    return json.loads(Path(notebook).read_text()).get("metadata", {}).get("mialib", {})
+
+
 def dependencies(notebook: Path) -> list[str]:
     """The stems listed in ``notebook``'s ``metadata.mialib.after`` (ValueError if malformed)."""
-    meta = json.loads(Path(notebook).read_text()).get("metadata", {}).get("mialib", {})
-    after = meta.get("after", [])
+    after = _metadata(notebook).get("after", [])
     if not isinstance(after, list) or not all(isinstance(a, str) for a in after):
         raise ValueError(f"{Path(notebook).name}: metadata.mialib.after must be a list of notebook "
                          f"names, got {after!r}")
     return list(after)
+
+
+def expected_cost(notebook: Path) -> float:
+    """``metadata.mialib.expected_units`` of ``notebook`` (1 when absent; ValueError if not a
+    positive number)."""
+    cost = _metadata(notebook).get("expected_units", 1)
+    if isinstance(cost, bool) or not isinstance(cost, (int, float)) or not cost > 0:
+        raise ValueError(f"{Path(notebook).name}: metadata.mialib.expected_units must be a positive "
+                         f"number, got {cost!r}")
+    return float(cost)
 
 
 def check_dependencies(deps: dict[str, list[str]]) -> None:
@@ -55,26 +73,31 @@ def check_dependencies(deps: dict[str, list[str]]) -> None:
         visit(nb, [])
 
 
-def waiting_on(deps: dict[str, list[str]]) -> dict[str, int]:
-    """Notebook -> how many notebooks come after it, directly or through others."""
-    def later(nb, seen):
-        for other, after in deps.items():
-            if nb in after and other not in seen:
-                seen.add(other)
-                later(other, seen)
-        return seen
-    return {nb: len(later(nb, set())) for nb in deps}
+def chain_ahead(deps: dict[str, list[str]], cost: dict[str, float] | None = None) -> dict[str, float]:
+    """Notebook -> its own cost plus the costliest chain of notebooks that come after it
+    (each notebook costs 1 where ``cost`` does not say)."""
+    cost = cost or {}
+    memo: dict[str, float] = {}
+
+    def ahead(nb):
+        if nb not in memo:
+            later = [other for other, after in deps.items() if nb in after]
+            memo[nb] = cost.get(nb, 1.0) + max((ahead(o) for o in later), default=0.0)
+        return memo[nb]
+    return {nb: ahead(nb) for nb in deps}
 
 
-def next_ready(pending: list[str], finished: set[str], deps: dict[str, list[str]]) -> str | None:
+def next_ready(pending: list[str], finished: set[str], deps: dict[str, list[str]],
+               cost: dict[str, float] | None = None) -> str | None:
     """The notebook of ``pending`` (in reading order) to start next: among those whose
-    dependencies have all finished, the one with the most notebooks waiting on it; None if none
-    is ready. Notebooks not in ``deps`` (e.g. left out by ``--only``) count as finished."""
+    dependencies have all finished, the one with the costliest chain ahead (:func:`chain_ahead`;
+    the first in reading order on ties); None if none is ready. Notebooks not in ``deps`` (e.g.
+    left out by ``--only``) count as finished."""
     ready = [nb for nb in pending if all(a in finished or a not in deps for a in deps.get(nb, []))]
     if not ready:
         return None
-    weight = waiting_on(deps)
-    return max(ready, key=lambda nb: (weight.get(nb, 0), -pending.index(nb)))
+    ahead = chain_ahead(deps, cost)
+    return max(ready, key=lambda nb: (ahead.get(nb, 0.0), -pending.index(nb)))
 
 
 def threads_per_job(jobs: int, cpus: int | None = None) -> int:

@@ -8,8 +8,8 @@ import json
 import pytest
 
 from mialib.notebook import runner
-from mialib.notebook.schedule import (check_dependencies, default_jobs, dependencies, next_ready, threads_per_job,
-                                      waiting_on)
+from mialib.notebook.schedule import (chain_ahead, check_dependencies, default_jobs, dependencies, expected_cost,
+                                      next_ready, threads_per_job)
 
 DEPS = {"00_a": [], "01_t": [], "02_x": ["01_t"], "03_y": ["01_t"], "05_z": []}
 
@@ -21,14 +21,48 @@ def test_the_shipped_notebooks_wait_only_for_the_target_they_attack():
     assert all(after == ["01_train_target_model"] for after in deps.values() if after)
 
 
-def test_the_notebook_others_wait_for_starts_first_then_reading_order():
-    assert waiting_on(DEPS) == {"00_a": 0, "01_t": 2, "02_x": 0, "03_y": 0, "05_z": 0}
+def test_every_shipped_notebook_says_roughly_what_it_costs():
+    assert all(expected_cost(nb) >= 100 for nb in runner.notebook_paths())
+
+
+def test_the_notebook_with_the_costliest_chain_ahead_starts_first_then_reading_order():
+    assert chain_ahead(DEPS) == {"00_a": 1, "01_t": 2, "02_x": 1, "03_y": 1, "05_z": 1}
     pending = list(DEPS)
     assert next_ready(pending, set(), DEPS) == "01_t"
     assert next_ready(["00_a", "02_x", "05_z"], set(), DEPS) == "00_a"
     assert next_ready(["02_x", "03_y"], set(), DEPS) is None          # 01 still running
     assert next_ready(["02_x", "03_y"], {"01_t"}, DEPS) == "02_x"
     assert next_ready(["02_x"], set(), {"02_x": ["01_t"]}) == "02_x"   # 01 not in this run (--only)
+    cost = {"00_a": 1, "01_t": 30, "02_x": 5, "03_y": 20, "05_z": 45}
+    assert chain_ahead(DEPS, cost)["01_t"] == 50                         # 30 + the longer of 02 and 03
+    assert next_ready(pending, set(), DEPS, cost) == "01_t"
+    assert next_ready(["00_a", "02_x", "03_y", "05_z"], {"01_t"}, DEPS, cost) == "05_z"
+
+
+def test_a_schedule_by_cost_beats_reading_order_on_the_quick_runs_shape():
+    """Two workers, the quick run's rough costs: the critical-path order finishes sooner."""
+    deps = {nb.stem: dependencies(nb) for nb in runner.notebook_paths()}
+    cost = {nb.stem: expected_cost(nb) for nb in runner.notebook_paths()}
+
+    def makespan(use_cost):
+        pending, finished, running, clock = list(deps), set(), {}, 0.0
+        while pending or running:
+            while len(running) < 2 and (nb := next_ready(pending, finished, deps, cost if use_cost else None)):
+                pending.remove(nb)
+                running[nb] = clock + cost[nb]
+            nb = min(running, key=running.get)
+            clock = running.pop(nb)
+            finished.add(nb)
+        return clock
+    assert makespan(True) < makespan(False)
+    assert makespan(True) <= 1.1 * sum(cost.values()) / 2
+
+
+def test_malformed_cost_is_refused(tmp_path):
+    nb = tmp_path / "02_x.ipynb"
+    nb.write_text(json.dumps({"cells": [], "metadata": {"mialib": {"expected_units": "big"}}}))
+    with pytest.raises(ValueError, match="expected_units must be a positive number"):
+        expected_cost(nb)
 
 
 @pytest.mark.parametrize("deps, match", [
