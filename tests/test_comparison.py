@@ -40,6 +40,20 @@ def test_tuned_timesteps_are_chosen_on_calibration_and_scored_on_evaluation(setu
     assert tuning.comparison("noise_aggregation", "secmi_stat", n_boot=10, seed=1) is None
 
 
+def test_tuning_takes_known_scores_where_the_chosen_value_is_the_attacks_own(setup):
+    data, target = setup
+    settings = attack_settings({"noise_aggregation": {"K": 2}})
+    grid = {"naive_loss": [20, 100], "noise_aggregation": [40, 80]}
+    plain = tune_timesteps(settings, grid, target, data, seed=1, n_boot=10)
+    own = {n: settings[n].replace(**{ATTACKS[n].timestep: plain.chosen[n]}) for n in grid}  # as if already chosen
+    known = {n: score_split(own[n], target, data, seed=1) for n in grid}
+    with target.counting() as q:
+        again = tune_timesteps(own, grid, target, data, seed=1, n_boot=10, known=known)
+    assert again.chosen == plain.chosen and again.results == plain.results
+    calibration_only = sum(len(values) * settings[n].queries() for n, values in grid.items()) * 48
+    assert q.total == calibration_only   # nothing scored on the evaluation parts
+
+
 @pytest.mark.parametrize("grid, match", [
     ({"naive": [20]}, r"unknown attacks \['naive'\]"), ({"naive_loss": []}, "non-empty list"),
     ({"naive_loss": 20}, "non-empty list"), ([20], "must map attack names")])

@@ -138,3 +138,38 @@ def test_tuning_a_shared_sweep_chooses_what_per_value_tuning_chooses(setup):
     want = {t: evaluate(*(score_part(SecMI(t_sec=t), target, getattr(data, p), seed=0, part=p)
                           for p in ("cal_members", "cal_nonmembers")), n_boot=0)["auc"] for t in (10, 20, 50, 100)}
     assert aucs == want and best == max(want, key=want.get)
+
+
+@pytest.mark.parametrize("parameter, values", [("t", [20, 40]), ("sigma", [0.05, 0.1, 0.2])])
+def test_known_scores_of_the_attack_itself_stand_in_for_its_own_value(setup, parameter, values):
+    data, target = setup
+    na = NoiseAggregation(t=40, m=10, K=3)
+    mine = score_split(na, target, data, seed=3)
+    with target.counting() as fresh_q:
+        fresh = sweep_attack(na, parameter, values, target, data, seed=3, n_boot=10)
+    with target.counting() as reuse_q:
+        reused = sweep_attack(na, parameter, values, target, data, seed=3, n_boot=10, known={na: mine})
+    assert reused.results == fresh.results and list(reused.results) == values
+    n_eval = len(data.members) + len(data.nonmembers)
+    assert fresh_q.total - reuse_q.total == na.queries() * n_eval   # one value fewer scored
+    # scores of other settings are never taken for these
+    other = sweep_attack(na.replace(injection="vp"), parameter, values, target, data, seed=3, n_boot=10,
+                         known={na: mine})
+    assert other.results == sweep_attack(na.replace(injection="vp"), parameter, values, target, data, seed=3,
+                                         n_boot=10).results
+
+
+def test_auc_by_model_takes_known_scores_instead_of_scoring_again(setup):
+    data, target = setup
+    from mialib.experiments.sweeps import auc_by_model
+
+    class _Model:
+        def target(self, batch_size):
+            return target
+    attacks = {"na": NoiseAggregation(t=40, m=10, K=3), "secmi": SecMI(t_sec=20)}
+    fresh = auc_by_model({1: _Model(), 2: _Model()}, attacks, data, seed=3)
+    known = {2: {n: score_split(a, target, data, seed=3, calibration=False) for n, a in attacks.items()}}
+    with target.counting() as q:
+        reused = auc_by_model({1: _Model(), 2: _Model()}, attacks, data, seed=3, known=known)
+    assert reused == fresh
+    assert q.total == sum(a.queries() for a in attacks.values()) * (len(data.members) + len(data.nonmembers))

@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from ..attacks.registry import ATTACKS, AttackInfo
-from ..attacks.scoring import score_split
+from ..attacks.scoring import SplitScores, score_split
 from ..attacks.secmi import NNsResult, secmi_nns
 from ..core.progress import stopwatch
 from ..evaluation.compare import compare
@@ -74,16 +74,22 @@ def check_tuning_grid(grid) -> dict:
     return grid
 
 
-def tune_timesteps(settings: dict, grid: dict, target, data, *, seed: int, n_boot: int) -> Tuning:
+def tune_timesteps(settings: dict, grid: dict, target, data, *, seed: int, n_boot: int,
+                   known: dict | None = None) -> Tuning:
     """For each attack of ``grid`` (name -> timesteps), its main timestep chosen by AUC on the
     calibration split (:func:`.sweeps.tune_on_calibration`: the evaluation images are never looked
-    at), then scored and evaluated on the evaluation parts at that value."""
+    at), then scored and evaluated on the evaluation parts at that value. ``known`` (name ->
+    :class:`~mialib.attacks.scoring.SplitScores` of ``settings[name]`` with this ``seed``) saves
+    scoring again an attack whose chosen value is the one it already had."""
     chosen, scores, results = {}, {}, {}
     for name, values in check_tuning_grid(grid).items():
         step = ATTACKS[name].timestep
         chosen[name], _ = tune_on_calibration(settings[name], step, values, target, data, seed=seed)
-        scores[name] = score_split(settings[name].replace(**{step: chosen[name]}), target, data, seed=seed,
-                                   calibration=False)
+        cfg = settings[name].replace(**{step: chosen[name]})
+        if known and name in known and cfg == settings[name]:
+            scores[name] = SplitScores(*known[name].evaluation, queries_per_image=known[name].queries_per_image)
+        else:
+            scores[name] = score_split(cfg, target, data, seed=seed, calibration=False)
         results[name] = evaluate_split(scores[name], n_boot=n_boot, seed=seed)
     return Tuning(chosen, scores, results)
 

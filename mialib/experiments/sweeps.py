@@ -131,11 +131,27 @@ def sweep_part_scores(attack, parameter: str, values, target, x0, *, seed: int, 
             for v in valid}, reasons
 
 
-def _sweep_parts(attack, parameter: str, values, target, data, parts, *, seed: int, n_boot: int) -> Sweep:
-    """The sweep of ``parameter`` scored on the two ``parts`` of ``data`` (members first)."""
+def _sweep_parts(attack, parameter: str, values, target, data, parts, *, seed: int, n_boot: int,
+                 known: dict | None = None) -> Sweep:
+    """The sweep of ``parameter`` scored on the two ``parts`` of ``data`` (members first); a
+    value whose settings are in ``known`` (settings -> their scores of the two parts) is not
+    scored again."""
+    known = {} if attack.shared_sweep(parameter) else (known or {})
+    have = {}
+    for v in values if known else ():
+        try:
+            cfg = attack.replace(**{parameter: v})
+        except ValueError:
+            continue  # invalid: skipped below, with the reason
+        if cfg in known:
+            have[v] = known[cfg]
+    todo = [v for v in values if v not in have]
     with target.counting(sum(len(getattr(data, p)) for p in parts)) as q:
-        scored = [sweep_part_scores(attack, parameter, values, target, getattr(data, p), seed=seed, part=p)
+        scored = [sweep_part_scores(attack, parameter, todo, target, getattr(data, p), seed=seed, part=p)
                   for p in parts]
+    for v, pair in have.items():
+        for (scores, _), mine in zip(scored, pair):
+            scores[v] = mine
 
     def lookup(v):
         if v in scored[0][1]:
@@ -146,10 +162,17 @@ def _sweep_parts(attack, parameter: str, values, target, data, parts, *, seed: i
     return out
 
 
-def sweep_attack(attack, parameter: str, values, target, data, *, seed: int, n_boot: int) -> Sweep:
+def sweep_attack(attack, parameter: str, values, target, data, *, seed: int, n_boot: int,
+                 known: dict | None = None) -> Sweep:
     """``attack`` (an :class:`~mialib.attacks.config.AttackConfig`) with ``parameter`` set to
-    each of ``values``, scored on the evaluation parts of ``data`` (see the module docstring)."""
-    return _sweep_parts(attack, parameter, values, target, data, ("members", "nonmembers"), seed=seed, n_boot=n_boot)
+    each of ``values``, scored on the evaluation parts of ``data`` (see the module docstring).
+    ``known`` maps settings to their :class:`~mialib.attacks.scoring.SplitScores` on ``data``
+    with this ``seed`` (e.g. ``{na: scores}``, the notebook's headline scores): a value whose
+    settings are there is taken from them instead of being scored again (same scores, fewer
+    queries)."""
+    known = {cfg: sc.evaluation for cfg, sc in (known or {}).items()}
+    return _sweep_parts(attack, parameter, values, target, data, ("members", "nonmembers"), seed=seed, n_boot=n_boot,
+                        known=known)
 
 
 def tune_on_calibration(attack, parameter: str, grid, target, data, *, seed: int):
@@ -159,14 +182,21 @@ def tune_on_calibration(attack, parameter: str, grid, target, data, *, seed: int
     return tuned.best("auc"), {v: r["auc"] for v, r in tuned.results.items()}
 
 
-def auc_by_model(models: dict, attacks: dict, data, *, seed: int, batch_size: int = 256) -> dict:
+def auc_by_model(models: dict, attacks: dict, data, *, seed: int, batch_size: int = 256,
+                 known: dict | None = None) -> dict:
     """{attack name: {model key: AUC}}: every attack (name -> settings) on every model (key ->
     :class:`~mialib.diffusion.trained.TrainedModel`, e.g. one per training budget), all on the
-    evaluation parts of ``data`` with the same noise."""
+    evaluation parts of ``data`` with the same noise. ``known`` (model key -> {attack name:
+    :class:`~mialib.attacks.scoring.SplitScores` with this ``seed``}) gives scores already
+    computed, e.g. those of the target itself, which is the largest budget's model."""
+    known = known or {}
     out = {name: {} for name in attacks}
     for key, model in models.items():
-        target = model.target(batch_size=batch_size)
+        target = None
         for name, cfg in attacks.items():
-            scores = score_split(cfg, target, data, seed=seed, calibration=False)
+            scores = known.get(key, {}).get(name)
+            if scores is None:
+                target = target or model.target(batch_size=batch_size)
+                scores = score_split(cfg, target, data, seed=seed, calibration=False)
             out[name][key] = evaluate(*scores.evaluation, n_boot=0)["auc"]
     return out
