@@ -12,6 +12,11 @@ show as fewer units, not as a smaller unit.
     ./run_all.sh | tee run.log && .venv/bin/python benchmarks/suite_cost.py --log run.log
     .venv/bin/python benchmarks/suite_cost.py          # notebook times from results/*.json
 
+``./run_all.sh`` (quick and full profiles) does both itself: it times the step before the notebooks
+(``--step-only``), keeps its own output in build/logs/run_all.log, and ends with this table, the
+unit being the mean of the step timed before and after (a shared machine's speed drifts: on the
+development machine by up to 1.5x within an hour, so a step timed at another moment misleads).
+
 With ``--log`` (the output of ``./run_all.sh`` or ``python -m mialib.notebook.runner``) each
 notebook's time is the runner's "done in" (kernel start and imports included) and the total is its
 "notebooks wall time" (HTML build included); without, each notebook's ``timings.wall_time_s`` from
@@ -40,6 +45,7 @@ from benchmarks.training_variants import TrainingStep, time_steps  # noqa: E402
 BUDGET_STEPS = 10_000  # the quick suite's budget in step units
 DONE = re.compile(r"\[run_all\] (\S+?)(?:\.ipynb)? done in ([0-9.]+) s")
 TOTAL = re.compile(r"\[run_all\] notebooks wall time: ([0-9.]+) s")
+STEP = re.compile(r"\[run_all\] reference training step: ([0-9.]+) ms")
 
 
 def step_seconds(steps: int = 50, warmup: int = 10, batch_size: int = 64) -> float:
@@ -50,6 +56,11 @@ def step_seconds(steps: int = 50, warmup: int = 10, batch_size: int = 64) -> flo
     step = TrainingStep("quick", batch_size)
     time_steps(step, warmup)
     return statistics.median(sum(p) for p in time_steps(step, steps))
+
+
+def steps_from_log(text: str) -> list[float]:
+    """The reference step times (seconds) that ``--step-only`` wrote into a run's log."""
+    return [float(ms) / 1000 for ms in STEP.findall(text)]
 
 
 def times_from_log(text: str) -> tuple[dict[str, float], float | None]:
@@ -99,20 +110,31 @@ def main(argv=None) -> int:
     p.add_argument("--steps", type=int, default=50, help="timed training steps")
     p.add_argument("--warmup", type=int, default=10, help="training steps not counted")
     p.add_argument("--out", default=None, help="JSON output (default results/benchmark_suite_cost.json)")
+    p.add_argument("--step-only", action="store_true",
+                   help="only time the reference step and print it as a log line (run_all.sh does, before the notebooks)")
     args = p.parse_args(argv)
     if args.steps < 1 or args.warmup < 1:
         raise SystemExit("--steps and --warmup must be at least 1")
+    if args.step_only:
+        print(f"[run_all] reference training step: {1000 * step_seconds(args.steps, args.warmup):.1f} ms", flush=True)
+        return 0
     try:
         if args.log:
-            per, total = times_from_log(Path(args.log).read_text(errors="replace"))
+            text = Path(args.log).read_text(errors="replace")
+            (per, total), logged = times_from_log(text), steps_from_log(text)
         else:
-            per, total = times_from_results(paths.results_dir()), None
+            (per, total), logged = (times_from_results(paths.results_dir()), None), []
     except (OSError, ValueError) as exc:
         raise SystemExit(str(exc)) from exc
-    table = cost_table(per, total, step_seconds(args.steps, args.warmup))
+    measured = logged + [step_seconds(args.steps, args.warmup)]
+    table = cost_table(per, total, sum(measured) / len(measured))
     table.update(source=args.log or "results/*.json", torch=torch.__version__, threads=torch.get_num_threads(),
-                 machine=platform.processor() or platform.machine())
+                 machine=platform.processor() or platform.machine(), step_seconds_measured=measured)
     print(markdown(table))
+    if len(measured) > 1:
+        print(f"the step, timed before and after the notebooks: {', '.join(f'{1000 * m:.1f}' for m in measured)} ms "
+              f"(their mean is the unit; the machine's speed moved by {100 * (max(measured) / min(measured) - 1):.0f}% "
+              "between them)")
     write_json(Path(args.out) if args.out else paths.results_dir() / "benchmark_suite_cost.json", table)
     return 0
 

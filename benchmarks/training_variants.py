@@ -115,7 +115,7 @@ class TrainingStep:
             else:
                 for pe, p in zip(self.ema_params, self.params):
                     pe.lerp_(p, 0.001)
-        loss.item()
+        self.last_loss = loss.item()
         marks.append(time.perf_counter())
         return [b - a for a, b in zip(marks, marks[1:])]
 

@@ -79,6 +79,23 @@ def test_suite_cost_reads_the_runners_log_and_counts_in_steps():
         mod.cost_table(per, total, 0.0)
 
 
+def test_the_unit_is_the_mean_of_the_steps_timed_before_and_after(tmp_path, capsys, monkeypatch):
+    mod = _suite_cost()
+    assert mod.main(["--step-only", "--steps", "2", "--warmup", "1"]) == 0
+    line = capsys.readouterr().out.strip()
+    assert mod.steps_from_log(line)[0] > 0 and line.startswith("[run_all] reference training step: ")
+    log = tmp_path / "run.log"
+    log.write_text("[run_all] reference training step: 100.0 ms\n[run_all] 00_a.ipynb done in 10.0 s\n"
+                   "[run_all] notebooks wall time: 10 s\n")
+    monkeypatch.setattr(mod, "step_seconds", lambda *a: 0.300)
+    out = tmp_path / "cost.json"
+    assert mod.main(["--log", str(log), "--out", str(out)]) == 0
+    doc = json.loads(out.read_text())
+    assert doc["step_seconds_measured"] == [0.1, 0.3] and abs(doc["step_seconds"] - 0.2) < 1e-12
+    assert abs(doc["total_step_units"] - 50.0) < 1e-9
+    assert "moved by 200%" in capsys.readouterr().out
+
+
 def test_suite_cost_times_a_real_training_step_and_writes_its_table(tmp_path, capsys, monkeypatch):
     mod = _suite_cost()
     results = tmp_path / "results"
@@ -116,8 +133,10 @@ def test_training_variants_time_every_phase_of_every_variant_and_the_pair(tmp_pa
 
 
 def test_every_training_variant_takes_the_same_first_step():
-    """The variants are speed-ups of one computation: from the same seed, after one step the
-    weights agree to float rounding."""
+    """The variants are speed-ups of one computation: from the same seed the first loss agrees to
+    float rounding, and after one AdamW step (which moves each weight by about lr = 2e-3 times
+    the sign of its gradient) almost every weight agrees to 1e-5; the few that do not have a
+    near-zero gradient whose sign rounding decides."""
     import torch
     mod = _training_variants()
     ref = mod.TrainingStep("quick", 8)
@@ -125,5 +144,8 @@ def test_every_training_variant_takes_the_same_first_step():
     for opts in list(mod.VARIANTS.values())[1:]:
         other = mod.TrainingStep("quick", 8, **opts)
         other()
-        for a, b in zip(ref.model.parameters(), other.model.parameters()):
-            assert torch.allclose(a, b, atol=1e-5)
+        assert abs(other.last_loss - ref.last_loss) <= 1e-5 * abs(ref.last_loss), opts
+        a = torch.cat([p.detach().flatten() for p in ref.model.parameters()])
+        b = torch.cat([p.detach().flatten() for p in other.model.parameters()])
+        assert (a - b).abs().max() <= 2 * 2e-3 + 1e-6, opts
+        assert ((a - b).abs() > 1e-5).float().mean() < 0.01, opts
