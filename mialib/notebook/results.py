@@ -136,11 +136,20 @@ class NotebookRun:
             "figures": sorted(p.name for p in self.figures),
             "timings": {"wall_time_s": round(time.perf_counter() - self.started, 2),
                         **to_jsonable(timings or {})},
-            "versions": {"mialib": __version__, "python": platform.python_version()},
+            "versions": {"mialib": __version__, "python": platform.python_version(),
+                         "torch_threads": _torch_threads()},
         }
         if extra:
             doc["extra"] = to_jsonable(extra)
         return write_json(paths.results_dir() / f"{self.notebook}.json", doc)
+
+
+def _torch_threads() -> int:
+    """The intra-op threads this process computes with (the runner gives each notebook its
+    share of the CPUs; numbers depend on it through float rounding only)."""
+    import torch
+
+    return torch.get_num_threads()
 
 
 def environment(device: str = "auto") -> dict:

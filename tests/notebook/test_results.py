@@ -43,6 +43,7 @@ def test_write_results_schema_and_reproducibility(tmp_path, monkeypatch):
     assert d["parameters"] == {"seed": 1, "sizes": [1, 2]} and d["seed"] == 1
     assert d["figures"] == ["99_test_f.pdf", "99_test_f.png"]
     assert "wall_time_s" in d["timings"] and d["timings"]["train_s"] == 1.5
+    assert d["versions"]["torch_threads"] == torch.get_num_threads()
     assert without_timings(docs[0]) == without_timings(docs[1])
     plt.close("all")
 
