@@ -19,7 +19,7 @@ def fmt(r: dict, key: str) -> str:
 
 def main(folder: str = "results") -> int:
     folder = Path(folder)
-    files = sorted(folder.glob("*.json"))
+    files = sorted(folder.glob("[0-9][0-9]_*.json"))  # not the benchmarks' files
     if not files:
         print(f"no results in {folder}; run ./run_all.sh first", file=sys.stderr)
         return 1
