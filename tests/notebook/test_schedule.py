@@ -105,6 +105,7 @@ def tiny_repo(tmp_path, monkeypatch):
     return tmp_path
 
 
+@pytest.mark.notebooks
 def test_side_by_side_runs_each_after_what_it_needs_with_its_threads(tiny_repo, capsys):
     nbs = tiny_repo / "notebooks"
     _notebook(nbs / "01_t.ipynb", "import os, time; time.sleep(1); open('../t.txt', 'w').write(os.environ['OMP_NUM_THREADS'])")
@@ -118,6 +119,7 @@ def test_side_by_side_runs_each_after_what_it_needs_with_its_threads(tiny_repo, 
     assert (tiny_repo / "build" / "logs" / "02_x.log").is_file()
 
 
+@pytest.mark.notebooks
 def test_side_by_side_reports_the_failing_notebook_and_stops_the_others(tiny_repo, capsys):
     nbs = tiny_repo / "notebooks"
     _notebook(nbs / "01_bad.ipynb", "raise ValueError('boom in the cell')")
