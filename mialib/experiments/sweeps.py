@@ -117,18 +117,16 @@ def sweep_part_scores(attack, parameter: str, values, target, x0, *, seed: int, 
     """({value: scores of ``x0``}, {value: why it was skipped}) for ``attack`` with ``parameter``
     set to each of ``values``, with the noise of ``part`` (:func:`~mialib.attacks.scoring.part_generator`):
     one shared pass where the attack allows it, else one run per value."""
-    valid, reasons = [], {}
+    valid, reasons = {}, {}
     for v in values:
         try:
-            _variant(attack, parameter, v, target)
-            valid.append(v)
+            valid[v] = _variant(attack, parameter, v, target)
         except ValueError as exc:
             reasons[v] = str(exc)
     if valid and attack.shared_sweep(parameter):
-        scores = attack.sweep_scores(target, x0, parameter, valid, cond=cond, generator=part_generator(seed, part))
+        scores = attack.sweep_scores(target, x0, parameter, list(valid), cond=cond, generator=part_generator(seed, part))
         return {v: scores[v] for v in valid}, reasons
-    return {v: score_part(_variant(attack, parameter, v, target), target, x0, seed=seed, part=part, cond=cond)
-            for v in valid}, reasons
+    return {v: score_part(cfg, target, x0, seed=seed, part=part, cond=cond) for v, cfg in valid.items()}, reasons
 
 
 def _sweep_parts(attack, parameter: str, values, target, data, parts, *, seed: int, n_boot: int,
