@@ -41,3 +41,12 @@ def linear_abar():
     """abar_t of the papers' schedule: T = 1000 linear betas from 1e-4 to 0.02."""
     betas = torch.linspace(1e-4, 0.02, 1000, dtype=torch.float64)
     return torch.cumprod(1 - betas, 0)
+
+
+@pytest.fixture
+def exp_root(tmp_path, monkeypatch):
+    """An empty repository root and model cache for experiments that write splits and models."""
+    monkeypatch.setenv("MIALIB_CACHE", str(tmp_path / "cache"))
+    monkeypatch.setenv("MIALIB_ROOT", str(tmp_path))
+    (tmp_path / "data" / "splits").mkdir(parents=True)
+    return tmp_path

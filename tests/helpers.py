@@ -7,6 +7,11 @@ import torch
 from mialib.diffusion.models import ModelConfig, build_unet
 from mialib.diffusion.training import TrainConfig
 
+# a tiny membership target (mialib.experiments.membership.TargetParams overrides): 16 + 16 digits,
+# 4 + 4 for calibration, widths 8 and 16, 5 steps
+TINY_TARGET = dict(dataset="digits", image_size=8, n_members=16, n_nonmembers=16, n_calibration=4,
+                   block_out_channels=[8, 16], train_steps=5, batch_size=4)
+
 # a tiny UNet: 8x8 grey images, widths 8 and 16
 TINY = ModelConfig(image_size=8, channels=1, block_out_channels=(8, 16), norm_num_groups=4)
 

@@ -6,20 +6,11 @@ from __future__ import annotations
 import pytest
 import torch
 
-from helpers import same_weights as _same
+from helpers import TINY_TARGET, same_weights as _same
 from mialib.diffusion.trained import model_key
 from mialib.experiments.membership import PARTS, TargetParams, TargetSpec, load_data, train_target, train_target_budgets
 
-PARAMS = dict(dataset="digits", image_size=8, n_members=16, n_nonmembers=16, n_calibration=4,
-              block_out_channels=[8, 16], train_steps=5, batch_size=4)
-
-
-@pytest.fixture
-def exp_root(tmp_path, monkeypatch):
-    monkeypatch.setenv("MIALIB_CACHE", str(tmp_path / "cache"))
-    monkeypatch.setenv("MIALIB_ROOT", str(tmp_path))
-    (tmp_path / "data" / "splits").mkdir(parents=True)
-    return tmp_path
+PARAMS = TINY_TARGET
 
 
 def test_target_spec_from_params():

@@ -7,22 +7,17 @@ import numpy as np
 import pytest
 import torch
 
+from helpers import TINY_TARGET
 from mialib.attacks import SecMI, score_split
 from mialib.diffusion import adapters
 from mialib.evaluation.metrics import evaluate
 from mialib.experiments.membership import TargetSpec, load_data, train_target
 from mialib.experiments.precision import compare_precision, subset_indices
 
-PARAMS = dict(dataset="digits", image_size=8, n_members=16, n_nonmembers=16, n_calibration=4,
-              block_out_channels=[8, 16], train_steps=5, batch_size=4)
-
 
 @pytest.fixture
-def tiny_trained(tmp_path, monkeypatch):
-    monkeypatch.setenv("MIALIB_CACHE", str(tmp_path / "cache"))
-    monkeypatch.setenv("MIALIB_ROOT", str(tmp_path))
-    (tmp_path / "data" / "splits").mkdir(parents=True)
-    spec = TargetSpec.from_params(PARAMS)
+def tiny_trained(exp_root):
+    spec = TargetSpec.from_params(TINY_TARGET)
     data = load_data(spec)
     return train_target(spec, data, device="cpu", progress=False), data
 
