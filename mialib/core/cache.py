@@ -24,7 +24,6 @@ import hashlib
 import json
 import os
 import tempfile
-import time
 import warnings
 from pathlib import Path
 
@@ -69,23 +68,19 @@ def check_writable() -> Path:
 
 
 @contextlib.contextmanager
-def locked(key: str, poll_s: float = 2.0):
+def locked(key: str):
     """Hold an exclusive lock on ``key`` for the block (other processes wait for it), so a
-    model is trained and saved once even when several notebooks or runs ask for it at once."""
+    model is trained and saved once even when several notebooks or runs ask for it at once.
+    A process that finds the lock taken says so once, then sleeps in the kernel until it is
+    released (no polling delay)."""
     lock_dir = check_writable() / ".locks"
     lock_dir.mkdir(exist_ok=True)
     with open(lock_dir / f"{key}.lock", "a+") as fh:
-        waited = False
-        while True:
-            try:
-                fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
-                break
-            except BlockingIOError:
-                if not waited:
-                    print(f"[mialib] another process is training or saving model {key}; waiting",
-                          flush=True)
-                    waited = True
-                time.sleep(poll_s)
+        try:
+            fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            print(f"[mialib] another process is training or saving model {key}; waiting", flush=True)
+            fcntl.flock(fh, fcntl.LOCK_EX)
         try:
             yield
         finally:

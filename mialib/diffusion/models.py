@@ -10,7 +10,6 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, field
 
 import torch
-from diffusers import DDPMScheduler, UNet2DModel
 
 from ..core.checks import check_field_types
 
@@ -57,6 +56,8 @@ class ModelConfig:
 
 def build_unet(cfg: ModelConfig) -> UNet2DModel:
     """A diffusers UNet2DModel predicting the noise eps (DDPM parameterization)."""
+    from diffusers import UNet2DModel  # ~1.5 s to import: paid only by code that builds a model
+
     down = tuple("AttnDownBlock2D" if a else "DownBlock2D" for a in cfg.attention)
     up = tuple("AttnUpBlock2D" if a else "UpBlock2D" for a in reversed(cfg.attention))
     return UNet2DModel(
@@ -78,6 +79,8 @@ def build_scheduler(num_train_timesteps: int = 1000, beta_start: float = 1e-4,
                     beta_end: float = 0.02) -> DDPMScheduler:
     """The linear-beta DDPM schedule: beta_t linear from ``beta_start`` to ``beta_end``,
     abar_t = prod_{s<=t} (1 - beta_s) (Ho et al. 2020, eq. 4)."""
+    from diffusers import DDPMScheduler
+
     return DDPMScheduler(num_train_timesteps=num_train_timesteps, beta_schedule="linear",
                          beta_start=beta_start, beta_end=beta_end, prediction_type="epsilon",
                          clip_sample=True)

@@ -153,15 +153,17 @@ def _torch_threads() -> int:
 
 
 def environment(device: str = "auto") -> dict:
-    """The versions and hardware this run uses (for notebook 00 and the results files)."""
-    import diffusers
+    """The versions and hardware this run uses (for notebook 00 and the results files);
+    diffusers' version is read from its package metadata, not by importing it (seconds)."""
+    from importlib.metadata import version
+
     import torch
 
     from ..diffusion.models import resolve_device
 
     dev = resolve_device(device)
     return {"python": platform.python_version(), "torch": torch.__version__,
-            "diffusers": diffusers.__version__, "mialib": __version__, "device": str(dev),
+            "diffusers": version("diffusers"), "mialib": __version__, "device": str(dev),
             "cpu threads": torch.get_num_threads(),
             "gpu": torch.cuda.get_device_name(0) if dev.type == "cuda" else "none"}
 

@@ -24,6 +24,7 @@ import time
 from pathlib import Path
 
 from ..core import paths
+from . import lane
 from .profiles import ParameterError, load_profile, notebook_paths, plan, profile_path
 from .schedule import check_dependencies, default_jobs, dependencies, expected_cost, next_ready, threads_per_job
 
@@ -75,14 +76,6 @@ def _run_in_order(notebooks: list[Path], todo: dict, out_dir: Path, args) -> boo
     return False
 
 
-def _child_command(stem: str, args, out_dir: Path) -> list[str]:
-    profile = args.profile
-    if Path(profile).suffix in (".yaml", ".yml"):
-        profile = str(Path(profile).resolve())
-    return [sys.executable, "-m", "mialib.notebook.runner", profile, "--only", stem, "--no-html",
-            "--jobs", "1", "--output-dir", str(out_dir.resolve())]
-
-
 def _stop(proc: subprocess.Popen) -> None:
     """Stop a child runner and its kernel (its own process group); a re-run resumes training
     from the checkpoints it wrote."""
@@ -95,9 +88,11 @@ def _stop(proc: subprocess.Popen) -> None:
                 os.killpg(proc.pid, signal.SIGKILL)
 
 
-def _run_side_by_side(notebooks: list[Path], deps: dict, cost: dict, args, out_dir: Path, jobs: int) -> bool:
-    """Run ``notebooks`` ``jobs`` at a time, each in a child runner with ``cpus // jobs``
-    threads, after its dependencies, costliest chain first; True if one failed (the others are then stopped)."""
+def _run_side_by_side(notebooks: list[Path], todo: dict, deps: dict, cost: dict, args, out_dir: Path,
+                      jobs: int) -> bool:
+    """Run ``notebooks`` ``jobs`` at a time, each in its own process (a :mod:`.lane`, given the
+    parameters planned here, so the profile is not checked again) with ``cpus // jobs`` threads,
+    after its dependencies, costliest chain first; True if one failed (the others are then stopped)."""
     threads = threads_per_job(jobs)
     env = {**os.environ, "OMP_NUM_THREADS": str(threads), "MKL_NUM_THREADS": str(threads)}
     log_dir = out_dir.parent / "logs"
@@ -115,7 +110,9 @@ def _run_side_by_side(notebooks: list[Path], deps: dict, cost: dict, args, out_d
                 pending.remove(stem)
                 log = open(log_dir / f"{stem}.log", "w")
                 print(f"[run_all] {by_stem[stem].name} ({args.profile}) ...", flush=True)
-                proc = subprocess.Popen(_child_command(stem, args, out_dir), env=env, stdout=log,
+                nb = by_stem[stem]
+                params = lane.write_parameters(log_dir / f"{stem}.parameters.json", todo[stem])
+                proc = subprocess.Popen(lane.command(nb, out_dir / nb.name, params), env=env, stdout=log,
                                         stderr=subprocess.STDOUT, start_new_session=True)
                 running[stem] = (proc, time.perf_counter(), log)
             time.sleep(0.2)
@@ -190,7 +187,8 @@ def main(argv: list[str] | None = None) -> int:
         except ValueError as exc:
             print(f"run_all: {exc}", file=sys.stderr)
             return 2
-        failed = _run_side_by_side([nb for nb in notebooks if nb.stem in todo], deps, cost, args, out_dir, jobs)
+        failed = _run_side_by_side([nb for nb in notebooks if nb.stem in todo], todo, deps, cost, args, out_dir,
+                                   jobs)
     if failed:
         return 1
     print(f"[run_all] all {len(todo)} notebook(s) done in {time.perf_counter() - total:.1f} s; "

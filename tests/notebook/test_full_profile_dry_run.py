@@ -12,17 +12,19 @@ import yaml
 from mialib.core import paths
 from mialib.notebook import runner
 
-# what the dry run shrinks (images, steps, resamples, sweep lengths); shapes, widths, attention,
-# attack settings and the largest sweep values stay the full profile's
+# what the dry run shrinks (images, steps, resamples, sweeps); shapes, widths, attention and attack
+# settings stay the full profile's. At 32x32 the time goes into model queries, so the sweeps keep
+# two values each and none beyond the attack's default (a t_sec of 500 alone would be 51 queries
+# per image); the sweeps' code paths do not depend on how far they reach.
 SHRINK = {
     "common": {"target": {"n_members": 4, "n_nonmembers": 8, "n_calibration": 2, "train_steps": 3, "batch_size": 4},
                "attacks": {"secmi_nns": {"epochs": 1, "width": 8}, "blind_baseline": {"epochs": 1, "width": 8}},
                "budget_steps": [1, 3]},
     "01_train_target_model": {"n_samples": 2, "sample_steps": 2},
-    "02_secmi": {"n_boot": 4, "external_n_boot": 2, "t_sec_sweep": [100, 500]},
-    "03_noise_aggregation": {"n_boot": 4, "n_show": 1, "K_sweep": [2, 8], "t_sweep": [80, 300], "m_sweep": [20],
+    "02_secmi": {"n_boot": 4, "external_n_boot": 2, "t_sec_sweep": [50, 100]},
+    "03_noise_aggregation": {"n_boot": 4, "n_show": 1, "K_sweep": [2, 5], "t_sweep": [40, 80], "m_sweep": [20],
                              "sigma_sweep": [0.5]},
-    "04_attack_comparison": {"n_boot": 4, "K_curve": [8], "t_sec_curve": [300],
+    "04_attack_comparison": {"n_boot": 4, "K_curve": [2], "t_sec_curve": [50],
                              "tuning_grid": {"naive_loss": [100], "pia_proximal": [200], "secmi_stat": [100],
                                              "noise_aggregation": [80]}},
     "05_property_inference": {"p_grid": [0.2, 0.8], "error_sizes": [4, 8], "gmm_components": 2,

@@ -4,10 +4,12 @@ threads per job, and the runner's side-by-side mode (success, failure, bad input
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 
 import pytest
 
-from mialib.notebook import runner
+from mialib.notebook import lane, runner
 from mialib.notebook.schedule import (chain_ahead, check_dependencies, default_jobs, dependencies, expected_cost,
                                       next_ready, threads_per_job)
 
@@ -133,3 +135,30 @@ def test_side_by_side_reports_the_failing_notebook_and_stops_the_others(tiny_rep
 def test_jobs_must_be_positive(capsys):
     assert runner.main(["smoke", "--jobs", "0"]) == 2
     assert "--jobs must be at least 1" in capsys.readouterr().err
+
+
+def test_a_lane_refuses_bad_arguments_before_starting_a_kernel(tmp_path, capsys):
+    nb = tmp_path / "01_t.ipynb"
+    _notebook(nb, "x = 1")
+    assert lane.main([str(nb)]) == 2 and "usage:" in capsys.readouterr().err
+    assert lane.main([str(nb), str(tmp_path / "out.ipynb"), str(tmp_path / "missing.json")]) == 2
+    assert "cannot read the parameters of 01_t.ipynb" in capsys.readouterr().err
+    bad = tmp_path / "p.json"
+    bad.write_text("[1, 2]")
+    assert lane.main([str(nb), str(tmp_path / "out.ipynb"), str(bad)]) == 2
+    assert "a JSON object of parameters, got" in capsys.readouterr().err
+    assert not (tmp_path / "out.ipynb").exists()
+
+
+def test_a_lane_runs_with_the_planned_parameters_without_checking_the_profile_again(tmp_path):
+    """The runner checks the profile once; its lanes import neither the attacks' settings nor
+    diffusers (seconds per notebook), and the settings themselves import no diffusers."""
+    params = lane.write_parameters(tmp_path / "logs" / "01_t.parameters.json", {"seed": 3})
+    assert json.loads(params.read_text()) == {"seed": 3}
+    cmd = lane.command(tmp_path / "01_t.ipynb", tmp_path / "out" / "01_t.ipynb", params)
+    assert cmd[1:3] == ["-m", "mialib.notebook.lane"] and cmd[-1] == str(params.resolve())
+    probe = ("import sys, mialib.notebook.lane, mialib.notebook.runner as r; "
+             "assert not [m for m in sys.modules if m.startswith(('mialib.attacks', 'torch'))], 'lane imports too much'; "
+             "import mialib.attacks.registry, mialib.experiments.membership; "
+             "assert 'diffusers' not in sys.modules, 'the settings import diffusers'")
+    subprocess.run([sys.executable, "-c", probe], check=True)
