@@ -173,3 +173,32 @@ def test_auc_by_model_takes_known_scores_instead_of_scoring_again(setup):
         reused = auc_by_model({1: _Model(), 2: _Model()}, attacks, data, seed=3, known=known)
     assert reused == fresh
     assert q.total == sum(a.queries() for a in attacks.values()) * (len(data.members) + len(data.nonmembers))
+
+
+@pytest.mark.parametrize("attack, parameter, values, shared_pass", [
+    (SecMI(t_sec=50, k=10), "t_sec", [10, 20, 100], True),   # 50 is a point of the pass to 100
+    (SecMI(t_sec=50, k=10), "t_sec", [10, 20], False),       # 50 lies beyond the sweep: scored alone
+    (NoiseAggregation(t=60, m=10, K=3), "K", [2, 5], True),  # K = 3: a prefix of the walk of 5
+    (NoiseAggregation(t=60, m=10, K=3), "t", [40, 60], False),  # t cannot share a trajectory
+])
+def test_the_headline_scores_from_the_sweep_are_bitwise_those_scored_alone(setup, attack, parameter, values,
+                                                                           shared_pass):
+    from mialib.experiments.sweeps import score_split_with_sweep
+    data, target = setup
+    alone = score_split(attack, target, data, seed=3)
+    sweep_alone = sweep_attack(attack, parameter, values, target, data, seed=3, n_boot=0)
+    with target.counting() as q:
+        scores, sweep = score_split_with_sweep(attack, parameter, values, target, data, seed=3, n_boot=0)
+    for part in ("members", "nonmembers", "cal_members", "cal_nonmembers"):
+        assert torch.equal(getattr(scores, part), getattr(alone, part)), part
+    assert sweep.results == sweep_alone.results and list(sweep.results) == values and not sweep.extra
+    assert scores.queries_per_image == alone.queries_per_image == attack.queries() and scores.seconds_per_1000 > 0
+    n_eval, n_cal = len(data.members) + len(data.nonmembers), len(data.cal_members) + len(data.cal_nonmembers)
+    own = getattr(attack, parameter)
+    if shared_pass:  # one pass that also holds the attack's own value, then the calibration parts alone
+        with_own = sweep_attack(attack, parameter, sorted({*values, own}), target, data, seed=3, n_boot=0)
+        assert with_own.queries_per_image < sweep_alone.queries_per_image + attack.queries()
+        assert q.total == with_own.queries_per_image * n_eval + attack.queries() * n_cal
+    else:  # scored alone, then the sweep (which takes the attack's own value, when swept, as known)
+        assert q.total == (sweep_alone.queries_per_image - attack.queries() * (own in values)) * n_eval \
+            + attack.queries() * (n_eval + n_cal)

@@ -11,10 +11,10 @@ from dataclasses import dataclass
 from ..attacks.registry import ATTACKS, AttackInfo
 from ..attacks.scoring import SplitScores, score_split
 from ..attacks.secmi import NNsResult, secmi_nns
-from ..core.progress import stopwatch
+from ..core.progress import progress_bar, stopwatch
 from ..evaluation.compare import compare
 from ..evaluation.metrics import evaluate_split
-from .sweeps import tune_on_calibration
+from .sweeps import score_split_with_sweep, tune_on_calibration
 
 
 def reported_attacks() -> dict[str, AttackInfo]:
@@ -31,6 +31,28 @@ def run_secmi_nns(target, data, settings: dict, *, seed: int, progress: bool = T
         nns = secmi_nns(target, data.members, data.nonmembers, t_sec=secmi.t_sec, k=secmi.k, seed=seed,
                         progress=progress, **settings["secmi_nns"].to_dict())
     return nns, 1000 * sw.seconds / (len(data.members) + len(data.nonmembers))
+
+
+def score_attacks(settings: dict, target, data, *, seed: int, sweeps: dict | None = None,
+                  progress: bool = True) -> tuple[dict, dict]:
+    """({name: :class:`~mialib.attacks.scoring.SplitScores`} of every attack in ``settings`` (name
+    -> settings) on ``data``, {name: its :class:`~.sweeps.Sweep`}) for the attacks named in
+    ``sweeps`` (name -> (parameter, values), evaluated without bootstrap): a swept attack is
+    scored with its sweep (:func:`~.sweeps.score_split_with_sweep`: one pass where the sweep is
+    shared and reaches the attack's own value, the same scores as alone)."""
+    sweeps = sweeps or {}
+    unknown = sorted(set(sweeps) - set(settings))
+    if unknown:
+        raise ValueError(f"sweeps name attacks {unknown} that are not scored; attacks: {sorted(settings)}")
+    scores, curves = {}, {}
+    for name in progress_bar(list(settings), desc="attacks", enabled=progress):
+        if name in sweeps:
+            parameter, values = sweeps[name]
+            scores[name], curves[name] = score_split_with_sweep(settings[name], parameter, values, target, data,
+                                                                seed=seed, n_boot=0)
+        else:
+            scores[name] = score_split(settings[name], target, data, seed=seed)
+    return scores, curves
 
 
 def query_curve(name: str, label: str, sweep, attack, order) -> tuple:

@@ -15,10 +15,11 @@ papers' best-threshold ASR; :func:`tune_on_calibration` chooses on the calibrati
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass, field
 from typing import Callable, Sequence
 
-from ..attacks.scoring import part_generator, score_part, score_split
+from ..attacks.scoring import SplitScores, part_generator, score_part, score_split
 from ..evaluation.metrics import evaluate
 
 SUMMARY_KEYS = ("auc", "asr", "tpr@1%fpr", "tpr@0.1%fpr", "ci")
@@ -41,6 +42,7 @@ class Sweep:
     reasons: dict = field(default_factory=dict)
     shared: bool = False                       # all values scored from one pass of queries
     queries_per_image: float = float("nan")    # what the whole sweep cost (evaluation images)
+    extra: dict = field(default_factory=dict, repr=False)  # scores of values scored alongside, unreported
 
     def best(self, key: str = "auc"):
         """The value with the highest ``key`` (the first one on ties)."""
@@ -130,10 +132,11 @@ def sweep_part_scores(attack, parameter: str, values, target, x0, *, seed: int, 
 
 
 def _sweep_parts(attack, parameter: str, values, target, data, parts, *, seed: int, n_boot: int,
-                 known: dict | None = None) -> Sweep:
+                 known: dict | None = None, also: tuple = ()) -> Sweep:
     """The sweep of ``parameter`` scored on the two ``parts`` of ``data`` (members first); a
     value whose settings are in ``known`` (settings -> their scores of the two parts) is not
-    scored again."""
+    scored again. Values in ``also`` are scored in the same pass but not reported; their scores
+    of the two parts are left in the sweep's ``extra`` (value -> (members, non-members))."""
     known = {} if attack.shared_sweep(parameter) else (known or {})
     have = {}
     for v in values if known else ():
@@ -143,7 +146,7 @@ def _sweep_parts(attack, parameter: str, values, target, data, parts, *, seed: i
             continue  # invalid: skipped below, with the reason
         if cfg in known:
             have[v] = known[cfg]
-    todo = [v for v in values if v not in have]
+    todo = [v for v in values if v not in have] + [v for v in also if v not in values]
     with target.counting(sum(len(getattr(data, p)) for p in parts)) as q:
         scored = [sweep_part_scores(attack, parameter, todo, target, getattr(data, p), seed=seed, part=p)
                   for p in parts]
@@ -157,6 +160,7 @@ def _sweep_parts(attack, parameter: str, values, target, data, parts, *, seed: i
         return scored[0][0][v], scored[1][0][v]
     out = sweep_values(parameter, values, lookup, n_boot=n_boot, seed=seed)
     out.shared, out.queries_per_image = attack.shared_sweep(parameter), q.per_sample
+    out.extra = {v: lookup(v) for v in also}
     return out
 
 
@@ -171,6 +175,42 @@ def sweep_attack(attack, parameter: str, values, target, data, *, seed: int, n_b
     known = {cfg: sc.evaluation for cfg, sc in (known or {}).items()}
     return _sweep_parts(attack, parameter, values, target, data, ("members", "nonmembers"), seed=seed, n_boot=n_boot,
                         known=known)
+
+
+def score_split_with_sweep(attack, parameter: str, values, target, data, *, seed: int,
+                           n_boot: int) -> tuple[SplitScores, Sweep]:
+    """(``attack``'s scores on the parts of ``data``, as :func:`score_split` gives them; its
+    sweep of ``parameter`` over ``values``, as :func:`sweep_attack` gives it) for the price of the
+    sweep alone where the sweep is shared and reaches the attack's own value (SecMI's t_sec up to
+    the largest swept one, noise aggregation's K likewise): the attack's evaluation scores are
+    then a point of the sweep's pass, bitwise what scoring it alone gives, and only the
+    calibration parts are scored apart. The attack's ``queries_per_image`` and
+    ``seconds_per_1000`` are then measured on those calibration parts. Otherwise the attack is scored first and the sweep takes it as
+    ``known``."""
+    attack.check(target)  # before any query
+    own = getattr(attack, parameter)
+    reach = [v for v in values if _variant_ok(attack, parameter, v, target)]
+    if not (attack.shared_sweep(parameter) and reach and own <= max(reach)):
+        scores = score_split(attack, target, data, seed=seed)
+        return scores, sweep_attack(attack, parameter, values, target, data, seed=seed, n_boot=n_boot,
+                                    known={attack: scores})
+    sweep = _sweep_parts(attack, parameter, values, target, data, ("members", "nonmembers"), seed=seed,
+                         n_boot=n_boot, also=(own,))
+    members, nonmembers = sweep.extra.pop(own)
+    n_cal = len(data.cal_members) + len(data.cal_nonmembers)
+    started = time.perf_counter()
+    with target.counting(n_cal) as q:
+        cal = [score_part(attack, target, getattr(data, p), seed=seed, part=p) for p in ("cal_members", "cal_nonmembers")]
+    return SplitScores(members, nonmembers, *cal, queries_per_image=q.per_sample,
+                       seconds_per_1000=1000 * (time.perf_counter() - started) / n_cal), sweep
+
+
+def _variant_ok(attack, parameter: str, value, target) -> bool:
+    try:
+        _variant(attack, parameter, value, target)
+    except ValueError:
+        return False
+    return True
 
 
 def tune_on_calibration(attack, parameter: str, grid, target, data, *, seed: int):
