@@ -231,3 +231,18 @@ def test_bootstrap_interval_has_the_width_of_the_auc_standard_error():
     se = np.sqrt((a * (1 - a) + (len(m) - 1) * (q1 - a * a) + (len(n) - 1) * (q2 - a * a)) / (len(m) * len(n)))
     width = r["ci"]["auc"][1] - r["ci"]["auc"][0]
     assert width == pytest.approx(2 * 1.96 * se, rel=0.15)
+
+
+@pytest.mark.parametrize("n_m, n_n, levels", [(50, 80, None), (192, 1024, None), (30, 40, 5), (7, 9, 2), (1, 3, None)])
+def test_the_bootstrap_metrics_are_the_same_floats_as_scikit_learns(n_m, n_n, levels):
+    """The bootstrap's fast path (no scikit-learn input checks) gives bitwise the AUC, ASR and
+    TPR@FPR of roc_auc_score / roc_curve, ties (few score levels) included."""
+    from mialib.evaluation.metrics import _auc_from_points, _fast_point_metrics, _point_metrics, _roc_points
+    rng = np.random.default_rng(n_m + n_n)
+    for _ in range(25):
+        m, n = rng.normal(0.5, 1, n_m), rng.normal(0, 1, n_n)
+        if levels:
+            m, n = np.round(m * levels) / levels, np.round(n * levels) / levels
+        fprs = (0.01, 0.001, 0.1)
+        assert _fast_point_metrics(m, n, fprs) == _point_metrics(m, n, fprs)
+        assert _auc_from_points(*_roc_points(m, n)) == float(roc_auc_score(np.r_[np.ones(n_m), np.zeros(n_n)], np.r_[m, n]))

@@ -12,20 +12,22 @@ import yaml
 from mialib.core import paths
 from mialib.notebook import runner
 
-# what the dry run shrinks (images, steps, resamples, sweeps); shapes, widths, attention and attack
-# settings stay the full profile's. At 32x32 the time goes into model queries, so the sweeps keep
-# two values each and none beyond the attack's default (a t_sec of 500 alone would be 51 queries
-# per image); the sweeps' code paths do not depend on how far they reach.
+# what the dry run shrinks (images, steps, resamples, sweeps, queries per image); shapes, widths and
+# attention stay the full profile's. At 32x32 the time goes into model queries, so SecMI inverts to
+# t_sec = 50 (6 queries, not 11) and noise aggregation collects K = 3 noises (not 5), and the sweeps
+# keep two values each, none far beyond the attack's own (a t_sec of 500 alone would be 51 queries
+# per image): the code paths do not depend on how many steps a walk takes.
 SHRINK = {
     "common": {"target": {"n_members": 4, "n_nonmembers": 8, "n_calibration": 2, "train_steps": 3, "batch_size": 4},
-               "attacks": {"secmi_nns": {"epochs": 1, "width": 8}, "blind_baseline": {"epochs": 1, "width": 8}},
+               "attacks": {"secmi_nns": {"epochs": 1, "width": 8}, "blind_baseline": {"epochs": 1, "width": 8},
+                           "secmi_stat": {"t_sec": 50}, "noise_aggregation": {"K": 3}},
                "budget_steps": [1, 3]},
     "01_train_target_model": {"n_samples": 2, "sample_steps": 2},
-    "02_secmi": {"n_boot": 4, "external_n_boot": 2, "t_sec_sweep": [50, 100]},
-    "03_noise_aggregation": {"n_boot": 4, "n_show": 1, "K_sweep": [2, 5], "t_sweep": [40, 80], "m_sweep": [20],
+    "02_secmi": {"n_boot": 4, "external_n_boot": 2, "t_sec_sweep": [20, 50]},
+    "03_noise_aggregation": {"n_boot": 4, "n_show": 1, "K_sweep": [2, 3], "t_sweep": [40, 80], "m_sweep": [20],
                              "sigma_sweep": [0.5]},
-    "04_attack_comparison": {"n_boot": 4, "K_curve": [2], "t_sec_curve": [50],
-                             "tuning_grid": {"naive_loss": [100], "pia_proximal": [200], "secmi_stat": [100],
+    "04_attack_comparison": {"n_boot": 4, "K_curve": [2, 3], "t_sec_curve": [50],
+                             "tuning_grid": {"naive_loss": [100], "pia_proximal": [200], "secmi_stat": [50],
                                              "noise_aggregation": [80]}},
     "05_property_inference": {"p_grid": [0.2, 0.8], "error_sizes": [4, 8], "gmm_components": 2,
                               "setup": {"n_train": 16, "train_steps": 2, "n_queries": 1, "n_per_query": 8,
