@@ -237,12 +237,17 @@ def test_bootstrap_interval_has_the_width_of_the_auc_standard_error():
 def test_the_bootstrap_metrics_are_the_same_floats_as_scikit_learns(n_m, n_n, levels):
     """The bootstrap's fast path (no scikit-learn input checks) gives bitwise the AUC, ASR and
     TPR@FPR of roc_auc_score / roc_curve, ties (few score levels) included."""
-    from mialib.evaluation.metrics import _auc_from_points, _fast_point_metrics, _point_metrics, _roc_points
+    from sklearn.metrics import roc_curve
+    from mialib.evaluation.metrics import _auc_from_points, _point_metrics, _roc_points
     rng = np.random.default_rng(n_m + n_n)
     for _ in range(25):
         m, n = rng.normal(0.5, 1, n_m), rng.normal(0, 1, n_n)
         if levels:
             m, n = np.round(m * levels) / levels, np.round(n * levels) / levels
         fprs = (0.01, 0.001, 0.1)
-        assert _fast_point_metrics(m, n, fprs) == _point_metrics(m, n, fprs)
+        y, sc = np.r_[np.ones(n_m), np.zeros(n_n)], np.r_[m, n]
+        fpr, tpr, _ = roc_curve(y, sc, drop_intermediate=False)
+        want = {"auc": float(roc_auc_score(y, sc)), "asr": float(np.max((tpr + 1.0 - fpr) / 2.0)),
+                **{fpr_key(f): float(np.max(tpr[fpr <= f + 1e-12])) for f in fprs}}
+        assert _point_metrics(m, n, fprs) == want
         assert _auc_from_points(*_roc_points(m, n)) == float(roc_auc_score(np.r_[np.ones(n_m), np.zeros(n_n)], np.r_[m, n]))
