@@ -81,8 +81,7 @@ def roc(member_scores, nonmember_scores) -> tuple[np.ndarray, np.ndarray, np.nda
 def _roc_points(m: np.ndarray, n: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """(fps, tps): false and true positives at each distinct threshold, highest first, as
     scikit-learn's ``_binary_clf_curve`` computes them (a stable sort, float64 cumulative sums)."""
-    s = np.concatenate([m, n])
-    y = np.concatenate([np.ones(len(m)), np.zeros(len(n))])
+    y, s = _labelled(m, n)
     order = np.argsort(s, kind="mergesort")[::-1]
     s, y = s[order], y[order]
     idx = np.r_[np.where(np.diff(s))[0], len(s) - 1]

@@ -42,7 +42,6 @@ class Sweep:
     reasons: dict = field(default_factory=dict)
     shared: bool = False                       # all values scored from one pass of queries
     queries_per_image: float = float("nan")    # what the whole sweep cost (evaluation images)
-    extra: dict = field(default_factory=dict, repr=False)  # scores of values scored alongside, unreported
 
     def best(self, key: str = "auc"):
         """The value with the highest ``key`` (the first one on ties)."""
@@ -114,17 +113,24 @@ def _variant(attack, parameter: str, value, target):
     return cfg
 
 
-def sweep_part_scores(attack, parameter: str, values, target, x0, *, seed: int, part: str,
-                      cond=None) -> tuple[dict, dict]:
-    """({value: scores of ``x0``}, {value: why it was skipped}) for ``attack`` with ``parameter``
-    set to each of ``values``, with the noise of ``part`` (:func:`~mialib.attacks.scoring.part_generator`):
-    one shared pass where the attack allows it, else one run per value."""
+def _variants(attack, parameter: str, values, target) -> tuple[dict, dict]:
+    """({value: ``attack`` with ``parameter = value``} for the values ``target`` can take,
+    {value: why not} for the others)."""
     valid, reasons = {}, {}
     for v in values:
         try:
             valid[v] = _variant(attack, parameter, v, target)
         except ValueError as exc:
             reasons[v] = str(exc)
+    return valid, reasons
+
+
+def sweep_part_scores(attack, parameter: str, values, target, x0, *, seed: int, part: str,
+                      cond=None) -> tuple[dict, dict]:
+    """({value: scores of ``x0``}, {value: why it was skipped}) for ``attack`` with ``parameter``
+    set to each of ``values``, with the noise of ``part`` (:func:`~mialib.attacks.scoring.part_generator`):
+    one shared pass where the attack allows it, else one run per value."""
+    valid, reasons = _variants(attack, parameter, values, target)
     if valid and attack.shared_sweep(parameter):
         scores = attack.sweep_scores(target, x0, parameter, list(valid), cond=cond, generator=part_generator(seed, part))
         return {v: scores[v] for v in valid}, reasons
@@ -132,11 +138,11 @@ def sweep_part_scores(attack, parameter: str, values, target, x0, *, seed: int, 
 
 
 def _sweep_parts(attack, parameter: str, values, target, data, parts, *, seed: int, n_boot: int,
-                 known: dict | None = None, also: tuple = ()) -> Sweep:
+                 known: dict | None = None, also: tuple = ()) -> tuple[Sweep, dict]:
     """The sweep of ``parameter`` scored on the two ``parts`` of ``data`` (members first); a
     value whose settings are in ``known`` (settings -> their scores of the two parts) is not
-    scored again. Values in ``also`` are scored in the same pass but not reported; their scores
-    of the two parts are left in the sweep's ``extra`` (value -> (members, non-members))."""
+    scored again. Values in ``also`` are scored in the same pass but not reported: (the sweep,
+    {value in ``also``: its scores of the two parts})."""
     known = {} if attack.shared_sweep(parameter) else (known or {})
     have = {}
     for v in values if known else ():
@@ -160,8 +166,7 @@ def _sweep_parts(attack, parameter: str, values, target, data, parts, *, seed: i
         return scored[0][0][v], scored[1][0][v]
     out = sweep_values(parameter, values, lookup, n_boot=n_boot, seed=seed)
     out.shared, out.queries_per_image = attack.shared_sweep(parameter), q.per_sample
-    out.extra = {v: lookup(v) for v in also}
-    return out
+    return out, {v: lookup(v) for v in also}
 
 
 def sweep_attack(attack, parameter: str, values, target, data, *, seed: int, n_boot: int,
@@ -174,7 +179,7 @@ def sweep_attack(attack, parameter: str, values, target, data, *, seed: int, n_b
     queries)."""
     known = {cfg: sc.evaluation for cfg, sc in (known or {}).items()}
     return _sweep_parts(attack, parameter, values, target, data, ("members", "nonmembers"), seed=seed, n_boot=n_boot,
-                        known=known)
+                        known=known)[0]
 
 
 def score_split_with_sweep(attack, parameter: str, values, target, data, *, seed: int,
@@ -185,18 +190,18 @@ def score_split_with_sweep(attack, parameter: str, values, target, data, *, seed
     the largest swept one, noise aggregation's K likewise): the attack's evaluation scores are
     then a point of the sweep's pass, bitwise what scoring it alone gives, and only the
     calibration parts are scored apart. The attack's ``queries_per_image`` and
-    ``seconds_per_1000`` are then measured on those calibration parts. Otherwise the attack is scored first and the sweep takes it as
-    ``known``."""
+    ``seconds_per_1000`` are then measured on those calibration parts. Otherwise the attack is
+    scored first and the sweep takes it as ``known``."""
     attack.check(target)  # before any query
     own = getattr(attack, parameter)
-    reach = [v for v in values if _variant_ok(attack, parameter, v, target)]
+    reach = list(_variants(attack, parameter, values, target)[0])
     if not (attack.shared_sweep(parameter) and reach and own <= max(reach)):
         scores = score_split(attack, target, data, seed=seed)
         return scores, sweep_attack(attack, parameter, values, target, data, seed=seed, n_boot=n_boot,
                                     known={attack: scores})
-    sweep = _sweep_parts(attack, parameter, values, target, data, ("members", "nonmembers"), seed=seed,
-                         n_boot=n_boot, also=(own,))
-    members, nonmembers = sweep.extra.pop(own)
+    sweep, extra = _sweep_parts(attack, parameter, values, target, data, ("members", "nonmembers"), seed=seed,
+                                n_boot=n_boot, also=(own,))
+    members, nonmembers = extra[own]
     n_cal = len(data.cal_members) + len(data.cal_nonmembers)
     started = time.perf_counter()
     with target.counting(n_cal) as q:
@@ -205,18 +210,11 @@ def score_split_with_sweep(attack, parameter: str, values, target, data, *, seed
                        seconds_per_1000=1000 * (time.perf_counter() - started) / n_cal), sweep
 
 
-def _variant_ok(attack, parameter: str, value, target) -> bool:
-    try:
-        _variant(attack, parameter, value, target)
-    except ValueError:
-        return False
-    return True
-
-
 def tune_on_calibration(attack, parameter: str, grid, target, data, *, seed: int):
     """(the value of ``parameter`` in ``grid`` with the highest AUC on the calibration parts
     of ``data``, {value: calibration AUC}); the evaluation images are never looked at."""
-    tuned = _sweep_parts(attack, parameter, grid, target, data, ("cal_members", "cal_nonmembers"), seed=seed, n_boot=0)
+    tuned, _ = _sweep_parts(attack, parameter, grid, target, data, ("cal_members", "cal_nonmembers"), seed=seed,
+                            n_boot=0)
     return tuned.best("auc"), {v: r["auc"] for v, r in tuned.results.items()}
 
 

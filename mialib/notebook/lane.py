@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import json
 import sys
-import time
 from pathlib import Path
 
 
@@ -45,18 +44,9 @@ def main(argv: list[str] | None = None) -> int:
         print(f"lane: expected a notebook and a JSON object of parameters, got {notebook} and "
               f"{type(parameters).__name__}", file=sys.stderr)
         return 2
-    from .runner import describe_failure, execute
+    from .runner import run_one
 
-    t0 = time.perf_counter()
-    print(f"[run_all] {notebook.name} ...", flush=True)
-    try:
-        execute(notebook, output, parameters, cwd=notebook.parent)
-    except Exception as exc:  # papermill or kernel failure: report it for the runner's summary
-        print(f"[run_all] FAILED {describe_failure(exc, notebook)}\n[run_all] executed copy with "
-              f"the traceback: {output}", file=sys.stderr, flush=True)
-        return 1
-    print(f"[run_all] {notebook.name} done in {time.perf_counter() - t0:.1f} s", flush=True)
-    return 0
+    return 1 if run_one(notebook, output, parameters) else 0
 
 
 if __name__ == "__main__":

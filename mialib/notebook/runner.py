@@ -61,23 +61,29 @@ def describe_failure(exc: Exception, notebook: Path) -> str:
     return f"{notebook.name}: {type(exc).__name__}: {exc}"
 
 
-def _run_in_order(notebooks: list[Path], todo: dict, out_dir: Path, args) -> bool:
-    """Run ``notebooks`` one after the other in this process; True if one failed."""
-    for nb in notebooks:
-        t0 = time.perf_counter()
-        print(f"[run_all] {nb.name} ({args.profile}) ...", flush=True)
-        try:
-            execute(nb, out_dir / nb.name, todo[nb.stem], cwd=nb.parent, log_output=args.log_output)
-        except Exception as exc:  # papermill or kernel failure: report and stop
-            print(f"[run_all] FAILED {describe_failure(exc, nb)}\n[run_all] executed copy with "
-                  f"the traceback: {out_dir / nb.name}", file=sys.stderr, flush=True)
-            return True
-        print(f"[run_all] {nb.name} done in {time.perf_counter() - t0:.1f} s", flush=True)
+def run_one(notebook: Path, output: Path, parameters: dict, *, label: str = "", log_output: bool = False) -> bool:
+    """Execute one notebook into ``output``, saying when it starts and how long it took, or
+    naming the failing cell and where the executed copy with the traceback is; True if it failed."""
+    t0 = time.perf_counter()
+    print(f"[run_all] {notebook.name}{label} ...", flush=True)
+    try:
+        execute(notebook, output, parameters, cwd=notebook.parent, log_output=log_output)
+    except Exception as exc:  # papermill or kernel failure: report and stop
+        print(f"[run_all] FAILED {describe_failure(exc, notebook)}\n[run_all] executed copy with "
+              f"the traceback: {output}", file=sys.stderr, flush=True)
+        return True
+    print(f"[run_all] {notebook.name} done in {time.perf_counter() - t0:.1f} s", flush=True)
     return False
 
 
+def _run_in_order(notebooks: list[Path], todo: dict, out_dir: Path, args) -> bool:
+    """Run ``notebooks`` one after the other in this process; True if one failed."""
+    return any(run_one(nb, out_dir / nb.name, todo[nb.stem], label=f" ({args.profile})", log_output=args.log_output)
+               for nb in notebooks)
+
+
 def _stop(proc: subprocess.Popen) -> None:
-    """Stop a child runner and its kernel (its own process group); a re-run resumes training
+    """Stop a lane and its kernel (its own process group); a re-run resumes training
     from the checkpoints it wrote."""
     if proc.poll() is None:
         try:
