@@ -153,17 +153,17 @@ def _save_many(root: str, n: int, seed: int, queue) -> None:
 
 
 def test_concurrent_saves_of_one_key_leave_one_valid_entry(cache_root):
-    """Four processes saving the same key 15 times each (interleaved: each save takes the lock
+    """Three processes saving the same key 12 times each (interleaved: each save takes the lock
     anew): no failure, one valid entry, nothing left behind."""
     ctx = mp.get_context("spawn")
     queue = ctx.Queue()
-    procs = [ctx.Process(target=_save_many, args=(str(cache_root), 15, s, queue)) for s in range(4)]
+    procs = [ctx.Process(target=_save_many, args=(str(cache_root), 12, s, queue)) for s in range(3)]
     for p in procs:
         p.start()
     results = [queue.get(timeout=300) for _ in procs]
     for p in procs:
         p.join(timeout=60)
-    assert results == ["ok"] * 4
+    assert results == ["ok"] * 3
     assert sorted(p.name for p in cache_root.iterdir()) == [".locks", "shared"]
     components, record = cache.load_entry("shared")
-    assert record["i"] == 14 and _same(components["unet"], _unet(0))
+    assert record["i"] == 11 and _same(components["unet"], _unet(0))

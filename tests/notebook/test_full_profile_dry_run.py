@@ -18,7 +18,7 @@ from mialib.notebook import runner
 # keep two values each, none far beyond the attack's own (a t_sec of 500 alone would be 51 queries
 # per image): the code paths do not depend on how many steps a walk takes.
 SHRINK = {
-    "common": {"target": {"n_members": 4, "n_nonmembers": 8, "n_calibration": 2, "train_steps": 3, "batch_size": 4},
+    "common": {"target": {"n_members": 4, "n_nonmembers": 4, "n_calibration": 2, "train_steps": 3, "batch_size": 4},
                "attacks": {"secmi_nns": {"epochs": 1, "width": 8}, "blind_baseline": {"epochs": 1, "width": 8},
                            "secmi_stat": {"t_sec": 50}, "noise_aggregation": {"K": 3}},
                "budget_steps": [1, 3]},
@@ -56,7 +56,7 @@ def test_every_notebook_runs_with_the_full_profiles_shapes(tmp_path, monkeypatch
     path.write_text(yaml.safe_dump(dry))
     monkeypatch.setenv("MIALIB_RESULTS", str(tmp_path / "results"))
     monkeypatch.setenv("MIALIB_FIGURES", str(tmp_path / "figures"))
-    assert runner.main([str(path), "--output-dir", str(tmp_path / "executed")]) == 0
+    assert runner.main([str(path), "--no-html", "--output-dir", str(tmp_path / "executed")]) == 0
     cmp = json.loads((tmp_path / "results" / "04_attack_comparison.json").read_text())
     assert cmp["parameters"]["target"]["image_size"] == 32
     assert cmp["parameters"]["target"]["attention"] == [False, True, True]

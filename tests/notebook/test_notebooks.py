@@ -125,11 +125,11 @@ def test_the_guard_lets_library_calls_through(source):
     assert not logic_in(source)
 
 
-def _run_smoke(tmp_path, monkeypatch, tag):
+def _run_smoke(tmp_path, monkeypatch, tag, *extra):
     out = tmp_path / tag
     monkeypatch.setenv("MIALIB_RESULTS", str(out / "results"))
     monkeypatch.setenv("MIALIB_FIGURES", str(out / "figures"))
-    code = runner.main(["smoke", "--output-dir", str(out / "executed")])
+    code = runner.main(["smoke", "--output-dir", str(out / "executed"), *extra])
     assert code == 0, "smoke run failed; see the executed notebooks under " + str(out / "executed")
     return out
 
@@ -137,7 +137,7 @@ def _run_smoke(tmp_path, monkeypatch, tag):
 @pytest.mark.notebooks
 def test_smoke_run_of_every_notebook_is_reproducible(tmp_path, monkeypatch):
     first = _run_smoke(tmp_path, monkeypatch, "first")
-    second = _run_smoke(tmp_path, monkeypatch, "second")
+    second = _run_smoke(tmp_path, monkeypatch, "second", "--no-html")  # the first run's HTML is checked below
     for nb in NOTEBOOKS:
         a = json.loads((first / "results" / f"{nb.stem}.json").read_text())
         b = json.loads((second / "results" / f"{nb.stem}.json").read_text())
@@ -149,6 +149,11 @@ def test_smoke_run_of_every_notebook_is_reproducible(tmp_path, monkeypatch):
         errors = [o for c in executed.cells if c.cell_type == "code" for o in c.outputs
                   if o.output_type == "error"]
         assert not errors
+    # the first run rendered every executed notebook to HTML, with an index linking them
+    index = (first / "html" / "index.html").read_text()
+    for nb in NOTEBOOKS:
+        assert f'href="{nb.stem}.html"' in index and (first / "html" / f"{nb.stem}.html").stat().st_size > 0
+    assert not (second / "html").exists()
     # the second run found the cached model
     assert json.loads((second / "results" / "01_train_target_model.json").read_text())["timings"]["model_from_cache"]
     secmi = json.loads((first / "results" / "02_secmi.json").read_text())
