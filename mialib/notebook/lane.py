@@ -44,8 +44,10 @@ def main(argv: list[str] | None = None) -> int:
         print(f"lane: expected a notebook and a JSON object of parameters, got {notebook} and "
               f"{type(parameters).__name__}", file=sys.stderr)
         return 2
+    from ..core.process_exit import skip_final_collection
     from .runner import run_one
 
+    skip_final_collection()  # papermill and nbconvert's objects: ~0.3 s less per notebook
     return 1 if run_one(notebook, output, parameters) else 0
 
 

@@ -67,3 +67,16 @@ def test_dataclasses_and_number_keys_become_plain_json():
 
     assert to_jsonable({0.1: [Point(np.float64(0.5), np.int64(3))], 250: float("nan")}) == {
         "0.1": [{"x": 0.5, "n": 3}], "250": None}
+
+
+def test_start_seeds_and_lets_the_kernel_exit_without_the_last_collection(monkeypatch):
+    from mialib.core import process_exit
+
+    registered = []
+    monkeypatch.setattr(process_exit, "_registered", False)
+    monkeypatch.setattr(process_exit.atexit, "register", registered.append)
+    ns = {"__annotations__": {"seed": int}, "seed": 5}
+    NotebookRun.start("99_test", ns)  # (what it imports may register exit handlers of its own)
+    assert registered.count(process_exit.gc.freeze) == 1 and torch.initial_seed() == 5
+    NotebookRun.start("99_test", ns)
+    assert registered.count(process_exit.gc.freeze) == 1
