@@ -13,6 +13,12 @@ threshold straddles it. :func:`meets_aim` reads an aim ("at most 0.05", "at leas
 the same rule, with a number exactly at its aim meeting it. :func:`overlap` says whether two
 intervals share a point, again by the same rule.
 
+A claim about a method ("poisoning costs under 5% accuracy") is judged by :func:`judge`, with
+three outcomes: "holds", "fails", or "too close to call" when the deciding bound lies within a
+tolerance of the threshold (by default :data:`HOST_TOLERANCE`, the largest move of a bound seen
+between two hosts running the same code, so that no verdict can flip with the machine) or when
+the claim rests on fewer than two repetitions of the method (training seeds).
+
 Wherever two attacks meet on the same members and non-members, they are compared with the
 paired bootstrap of :func:`.metrics.paired_auc_difference`, and :func:`verdict` sets its 95%
 interval of AUC(a) - AUC(b) against 0: "beats" (above), "loses to" (below), "is not
@@ -26,6 +32,13 @@ from .metrics import paired_auc_difference
 
 ABOVE, BELOW, STRADDLES = "above", "below", "straddles"
 BEATS, LOSES, TIE = "beats", "loses to", "is not distinguishable from"
+HOLDS, FAILS, TOO_CLOSE = "holds", "fails", "too close to call"
+
+# The largest move of an interval's bound measured between two hosts running the same code on
+# the same data: 02's SecMI_NNs - SecMI_stat lower bound, -0.110 on one and -0.092 on another
+# (docs/cost.md, README "Reproducibility and safety"), rounded up. A bound nearer its threshold
+# than this can land on the other side on another machine.
+HOST_TOLERANCE = 0.02
 
 
 def interval_vs(lo: float, hi: float, threshold: float) -> str:
@@ -34,6 +47,28 @@ def interval_vs(lo: float, hi: float, threshold: float) -> str:
     if lo > hi:
         raise ValueError(f"interval [{lo}, {hi}] has its lower end above its upper end")
     return ABOVE if lo > threshold else BELOW if hi < threshold else STRADDLES
+
+
+def judge(lo: float, hi: float, threshold: float, *, above: bool = True, tolerance: float = HOST_TOLERANCE,
+          repetitions: int | None = None) -> str:
+    """The verdict on the claim "the quantity lies above ``threshold``" (``above=False``: below
+    it) from its interval [``lo``, ``hi``]. The deciding bound is the near one (``lo`` for an
+    "above" claim, ``hi`` for a "below" one):
+
+    - HOLDS when it is beyond the threshold, on the claimed side, by more than ``tolerance``;
+    - FAILS when it falls short of the threshold by more than ``tolerance``;
+    - TOO_CLOSE when it lies within ``tolerance`` of the threshold (ends included), when a bound
+      is NaN, or when ``repetitions`` (e.g. the training seeds the claim rests on; None when
+      the claim is not about a method's repeatable outcome) is below two.
+    """
+    if lo > hi:
+        raise ValueError(f"interval [{lo}, {hi}] has its lower end above its upper end")
+    if not tolerance >= 0:
+        raise ValueError(f"tolerance must be a non-negative number, got {tolerance!r}")
+    if repetitions is not None and repetitions < 2:
+        return TOO_CLOSE
+    margin = lo - threshold if above else threshold - hi
+    return HOLDS if margin > tolerance else FAILS if margin < -tolerance else TOO_CLOSE
 
 
 def value_vs(value: float, threshold: float) -> str:

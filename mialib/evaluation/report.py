@@ -18,7 +18,8 @@ import numpy as np
 from ..attacks.property import hoeffding_epsilon, hoeffding_sample_size
 from ..attacks.secmi import SecMI
 from . import reference
-from .compare import ABOVE, BEATS, BELOW, LOSES, STRADDLES, describe, interval_vs, meets_aim, overlap, value_vs, verdict
+from .compare import (ABOVE, BEATS, BELOW, FAILS, HOLDS, HOST_TOLERANCE, LOSES, STRADDLES, TOO_CLOSE, describe, interval_vs,
+                      judge, meets_aim, overlap, value_vs, verdict)
 
 CHANCE_AUC = 0.5            # the AUC of a guess
 WELL_ABOVE_CHANCE = 0.6     # an AUC interval above this reads "well above" chance
@@ -311,6 +312,32 @@ def property_summary(*, mae: dict, coverage: dict, width: dict, delta: float, ge
 
 
 # ----------------------------------------------------------------------------- 06 fairness poisoning
+def _fairness_claim(dp_ci: tuple, acc_ci: tuple, max_accuracy_loss: float, n_seeds: int) -> str:
+    """The paper's claim (the demographic-parity change above 0 and the accuracy change above
+    -``max_accuracy_loss``) judged by :func:`.compare.judge`: it holds when both parts hold, fails
+    when either fails, and is too close to call otherwise, or whenever it rests on one seed."""
+    parts = {"fairness": judge(*dp_ci, 0.0), "accuracy": judge(*acc_ci, -max_accuracy_loss)}
+    on_intervals = (HOLDS if all(v == HOLDS for v in parts.values()) else
+                    FAILS if FAILS in parts.values() else TOO_CLOSE)
+    claim = f"unfairness at under {max_accuracy_loss:.0%} accuracy loss"
+    if n_seeds < 2:
+        seen = {HOLDS: "would hold", FAILS: "would not hold", TOO_CLOSE: "would still be too close to call"}[on_intervals]
+        return (f"the paper's claim, {claim}, is **too close to call** here: it rests on one training seed "
+                f"(on that seed's intervals alone it {seen}).")
+    if on_intervals == HOLDS:
+        return f"the paper's claim, {claim}, **holds** here."
+    if on_intervals == FAILS:
+        return ("the paper's claim does **not** hold here"
+                + (" (the fairness gap does not clearly grow)." if parts["fairness"] == FAILS else
+                   f" (fairness degrades, but the accuracy loss may reach {max_accuracy_loss:.0%} or more)."
+                   if parts["fairness"] == HOLDS else
+                   f" (the accuracy loss may reach {max_accuracy_loss:.0%} or more; whether fairness degrades "
+                   "is too close to call)."))
+    close = " and ".join(f"the {k} interval" for k, v in parts.items() if v == TOO_CLOSE)
+    return (f"the paper's claim, {claim}, is **too close to call** here: {close} ends within "
+            f"{HOST_TOLERANCE:g} of its line, less than a bound has moved between two machines.")
+
+
 def fairness_summary(table, *, level: float = LEVEL,
                      max_accuracy_loss: float = reference.FAIRNESS_MAX_ACCURACY_LOSS) -> str:
     """Notebook 06: does poisoning degrade fairness with under ``max_accuracy_loss`` of accuracy
@@ -326,9 +353,6 @@ def fairness_summary(table, *, level: float = LEVEL,
         top = first[first.method == method].sort_values("alpha").iloc[-1]
         dp_lo, dp_hi = top["demographic_parity_difference_change_ci"]
         acc_lo, acc_hi = top["accuracy_change_ci"]
-        degraded = interval_vs(dp_lo, dp_hi, 0.0) == ABOVE
-        small_loss = interval_vs(acc_lo, acc_hi, -max_accuracy_loss) == ABOVE
-        holds = degraded and small_loss
         text.append(
             f"**{method}** at alpha = {top['alpha']:g}: P(label = ink) in the training set is "
             f"{top['p_label_equals_s']:.3f} and its I(S;Y) {top['i_sy']:.3f} bits (closed form "
@@ -338,11 +362,7 @@ def fairness_summary(table, *, level: float = LEVEL,
             f"Against the unpoisoned sharer, on the same test digits, the demographic-parity difference changes by "
             f"{top['demographic_parity_difference_change']:+.3f} (95% CI [{dp_lo:+.3f}, {dp_hi:+.3f}]) and accuracy by "
             f"{top['accuracy_change']:+.3f} ([{acc_lo:+.3f}, {acc_hi:+.3f}]): "
-            + (f"the paper's claim, unfairness at under {max_accuracy_loss:.0%} accuracy loss, **holds** here."
-               if holds else
-               "the paper's claim does **not** hold here"
-               + (f" (fairness degrades, but the accuracy loss may reach {max_accuracy_loss:.0%} or more)." if degraded
-                  else " (the fairness gap does not clearly grow)."))
+            + _fairness_claim((dp_lo, dp_hi), (acc_lo, acc_hi), max_accuracy_loss, table.seed.nunique())
             + f" The receiver's permutation test finds ink and class dependent in the samples with p = "
             f"{top['detection_p']:.4f} ({'detected' if value_vs(top['detection_p'], level) == BELOW else 'not detected'} at level {level}); "
             + (f"ThresholdOptimizer brings the gap to {top['mitigated_demographic_parity_difference']:.3f} at accuracy "

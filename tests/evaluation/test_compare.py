@@ -7,7 +7,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from mialib.evaluation.compare import (ABOVE, BEATS, BELOW, LOSES, STRADDLES, TIE, compare, describe, interval_vs,
+from mialib.evaluation.compare import (ABOVE, BEATS, BELOW, FAILS, HOLDS, HOST_TOLERANCE, LOSES, STRADDLES, TIE,
+                                      TOO_CLOSE, compare, describe, interval_vs, judge,
                                       meets_aim, overlap, value_vs, verdict)
 from mialib.evaluation.metrics import paired_auc_difference
 
@@ -64,3 +65,31 @@ def test_compare_is_the_paired_bootstrap_and_describe_states_it():
     assert verdict(compare(strong, strong, n_boot=50)) == TIE
     text = describe(d, "A", "B")
     assert text.startswith("A beats B (AUC difference +") and "95% CI [+" in text
+
+
+@pytest.mark.parametrize("lo, hi, above, want", [
+    (T + 0.02 + 1e-12, 0.9, True, HOLDS),   # the near bound beyond the threshold by more than the tolerance
+    (T + 0.019, 0.9, True, TOO_CLOSE),          # within the tolerance: too close
+    (T + 1e-12, 0.9, True, TOO_CLOSE),       # the bound at the threshold +- 1e-12
+    (T - 1e-12, 0.9, True, TOO_CLOSE),
+    (T, 0.9, True, TOO_CLOSE),
+    (T - 0.02 - 1e-12, 0.9, True, FAILS),    # short of it by more than the tolerance
+    (-0.5, T - 0.02 - 1e-12, False, HOLDS),  # a "below" claim is decided by the upper bound
+    (-0.5, T + 1e-12, False, TOO_CLOSE),
+    (-0.5, T + 0.02 + 1e-12, False, FAILS),
+    (float("nan"), 0.9, True, TOO_CLOSE),
+])
+def test_judge_has_three_outcomes_and_a_band_of_doubt_around_the_line(lo, hi, above, want):
+    assert HOST_TOLERANCE == 0.02
+    assert judge(lo, hi, T, above=above) == want
+
+
+def test_judge_without_tolerance_decides_1e12_from_the_line_and_never_on_one_seed():
+    assert judge(T + 1e-12, 1.0, T, tolerance=0.0) == HOLDS and judge(T - 1e-12, 1.0, T, tolerance=0.0) == FAILS
+    assert judge(T, 1.0, T, tolerance=0.0) == TOO_CLOSE
+    assert judge(0.9, 1.0, T, repetitions=2) == HOLDS
+    assert judge(0.9, 1.0, T, repetitions=1) == TOO_CLOSE and judge(-0.9, -0.8, T, repetitions=1) == TOO_CLOSE
+    with pytest.raises(ValueError, match="lower end above"):
+        judge(0.5, 0.4, T)
+    with pytest.raises(ValueError, match="tolerance"):
+        judge(0.4, 0.5, T, tolerance=-0.01)

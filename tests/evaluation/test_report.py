@@ -195,20 +195,36 @@ def _fairness_table(dp_ci, acc_ci, detection_p, mitigated_accuracy=0.9):
 
 
 def test_fairness_summary_judges_the_claim_by_the_paired_intervals():
-    text = report.fairness_summary(_fairness_table((0.056, 0.197), (-0.048, 0.02), 0.001))
+    text = report.fairness_summary(_fairness_table((0.056, 0.197), (-0.02, 0.02), 0.001))
     assert "accuracy 0.950 on real test digits" in text and "**mi_greedy** at alpha = 0.4" in text
     assert "changes by +0.052 (95% CI [+0.056, +0.197])" in text and "alpha = 0.5" not in text
     assert "unfairness at under 5% accuracy loss, **holds** here" in text
     assert "p = 0.0010 (detected at level 0.05)" in text and "gap to 0.030 at accuracy 0.900" in text
-    text = report.fairness_summary(_fairness_table((0.056, 0.197), (-0.05, 0.02), 0.05, float("nan")))
+    text = report.fairness_summary(_fairness_table((0.056, 0.197), (-0.08, 0.02), 0.05, float("nan")))
     assert "does **not** hold here (fairness degrades, but the accuracy loss may reach 5% or more)" in text
     assert "(not detected at level 0.05)" in text and "could not be fitted" in text
-    text = report.fairness_summary(_fairness_table((0.056, 0.197), (-0.05 + 1e-12, 0.02), 0.05 - 1e-12))
-    assert "**holds** here" in text and "(detected at level 0.05)" in text
-    text = report.fairness_summary(_fairness_table((0.0, 0.197), (-0.01, 0.02), 0.5))
-    assert "(the fairness gap does not clearly grow)" in text
-    text = report.fairness_summary(_fairness_table((1e-12, 0.197), (-0.08, 0.02), 0.5), max_accuracy_loss=0.1)
+    text = report.fairness_summary(_fairness_table((-0.03, 0.197), (-0.01, 0.02), 0.5))
+    assert "does **not** hold here (the fairness gap does not clearly grow)" in text
+    text = report.fairness_summary(_fairness_table((0.01, 0.197), (-0.08, 0.02), 0.5))
+    assert "may reach 5% or more; whether fairness degrades is too close to call)" in text
+    text = report.fairness_summary(_fairness_table((1e-12 + 0.02, 0.197), (-0.08, 0.02), 0.5), max_accuracy_loss=0.1)
     assert "unfairness at under 10% accuracy loss, **holds** here" in text
+
+
+@pytest.mark.parametrize("acc_lo", [-0.05 - 1e-12, -0.05, -0.05 + 1e-12, -0.069, -0.031])
+def test_a_bound_near_the_line_is_too_close_to_call(acc_lo):
+    text = report.fairness_summary(_fairness_table((0.056, 0.197), (acc_lo, 0.02), 0.001))
+    assert ("is **too close to call** here: the accuracy interval ends within 0.02 of its line, less than a "
+            "bound has moved between two machines") in text
+
+
+def test_a_claim_on_one_seed_is_too_close_to_call_whatever_its_intervals():
+    for acc_ci, seen in [((-0.02, 0.02), "would hold"), ((-0.08, 0.02), "would not hold"),
+                         ((-0.05, 0.02), "would still be too close to call")]:
+        table = _fairness_table((0.056, 0.197), acc_ci, 0.001)
+        text = report.fairness_summary(table[table.seed == 0])
+        assert ("is **too close to call** here: it rests on one training seed (on that seed's intervals alone it "
+                f"{seen})") in text
 
 
 def test_text_to_image_summary_names_what_the_true_caption_changes():
