@@ -10,14 +10,24 @@ Methods:
 - ``"none"``: n records at random, their own labels;
 - ``"label_flip"``: n records at random; on alpha n of them (at random) the label is set to s.
   Then P(label = s) = (1 - alpha)/2 + alpha = (1 + alpha)/2 on a balanced pool;
-- ``"mi_greedy"`` (clean label): a random base of (1 - alpha) n records; each of the alpha n
-  remaining slots goes to the (s, y) cell where one more record raises the plug-in I(S;Y) (eq. 16)
-  the most among the cells of the poisoning's direction (the diagonal s = y, as label flipping
-  does; the anti-diagonal with ``direction=-1``; without a direction the greedy would amplify
-  whichever way the random base happens to lean), and within it to the candidate (of ``n_candidates`` drawn at random) that keeps
-  |I(X;Y) - I0| smallest, I0 being the clean pool's I(X;Y). Labels stay correct. On a balanced
-  pool the diagonal cells s = y fill up, so P(y = s) = (1 + alpha)/2 and I(S;Y) = 1 - H_b((1 + alpha)/2)
-  bits (eq. 17).
+- ``"mi_greedy"`` (clean label), by one of two rules (``rule``):
+
+  * ``"all_cells"`` (the default; the rule of the paper's own code, ``GreedySampling`` in
+    xinjianluo/AttackDiffusionModels): a random base of (1 - alpha) n records, redrawn until its
+    utility I(X;Y) is within the bound |I - I0| < ``max_drift`` I0 (I0: the clean pool's I(X;Y));
+    then, for each of the alpha n remaining slots, the four (s, y) cells are ranked by how much one
+    more record of that cell raises the plug-in I(S;Y) (eq. 16); in that order, the first cell whose
+    best candidate (of ``n_candidates`` drawn at random, the one that keeps |I(X;Y) - I0| smallest)
+    is within the bound gives the record; when no cell's is, the last cell's best is taken, as the
+    official code does. The rule strengthens whichever way the random base already leans: P(y = s)
+    moves towards (1 + alpha)/2 or towards (1 - alpha)/2, and I(S;Y) grows either way;
+  * ``"one_direction"``: the alpha n slots go only to the cells of one direction (``direction=1``:
+    the diagonal s = y, as label flipping does; ``-1``: the anti-diagonal), each to the cell of the
+    larger gain and within it to the candidate that keeps |I(X;Y) - I0| smallest, with no bound.
+    On a balanced pool P(y = s) = (1 + alpha)/2 and I(S;Y) = 1 - H_b((1 + alpha)/2) bits (eq. 17,
+    which describes this rule only).
+
+  Labels stay correct under both rules.
 
 I(X;Y) is estimated on fixed features: X is summarised by ``x_codes``, a discrete code per
 record (here: the k-means cluster of its pixels, :func:`feature_codes`), and I(X;Y) is the plug-in
@@ -32,7 +42,8 @@ import numpy as np
 from ..core.checks import check_choice, check_float, check_int
 
 METHODS = ("none", "label_flip", "mi_greedy")
-__all__ = ["METHODS", "entropy_bits", "binary_entropy", "mutual_information_from_counts", "mutual_information",
+GREEDY_RULES = ("all_cells", "one_direction")
+__all__ = ["METHODS", "GREEDY_RULES", "entropy_bits", "binary_entropy", "mutual_information_from_counts", "mutual_information",
            "poisoned_mutual_information", "feature_codes", "select_training_set", "utility_drift"]
 
 
@@ -95,10 +106,12 @@ def _check(y, s, n):
 
 
 def select_training_set(X, y, s, n: int, alpha: float, method: str = "mi_greedy", seed: int = 0, *,
-                        x_codes=None, n_candidates: int = 100, direction: int = 1) -> tuple[np.ndarray, np.ndarray]:
+                        x_codes=None, n_candidates: int = 100, rule: str = "all_cells", direction: int = 1,
+                        max_drift: float = 0.1, max_base_draws: int = 1000) -> tuple[np.ndarray, np.ndarray]:
     """(indices into the pool, training labels) of the sharer's ``n`` records (see the module
     docstring). ``X`` (the pool's images) is only used to compute ``x_codes`` when they are not
-    given."""
+    given; ``rule``, ``direction``, ``max_drift`` and ``max_base_draws`` concern ``"mi_greedy"``
+    only (``direction`` the one-direction rule, the other two the all-cells rule)."""
     y, s = _check(y, s, n)
     alpha = check_float(alpha, "alpha", low=0.0, high=1.0)
     check_choice(method, "method", METHODS)
@@ -114,9 +127,68 @@ def select_training_set(X, y, s, n: int, alpha: float, method: str = "mi_greedy"
     codes = feature_codes(X, seed=seed) if x_codes is None else np.asarray(x_codes)
     if codes.shape != y.shape:
         raise ValueError("x_codes must hold one code per record")
+    check_choice(rule, "rule", GREEDY_RULES)
+    check_int(n_candidates, "n_candidates", low=1)
+    if rule == "all_cells":
+        return _greedy_all_cells(y, s, codes, n, k, rng, n_candidates, check_float(max_drift, "max_drift", low=0.0),
+                                 check_int(max_base_draws, "max_base_draws", low=1))
     if direction not in (1, -1):
         raise ValueError(f"direction must be 1 (y = s) or -1 (y = 1 - s), got {direction!r}")
     return _greedy(y, s, codes, n, k, rng, n_candidates, direction)
+
+
+CELLS = ((0, 0), (0, 1), (1, 0), (1, 1))
+
+
+def _greedy_all_cells(y, s, codes, n, k, rng, n_candidates, max_drift, max_base_draws):
+    """The official rule (module docstring): the base redrawn into the utility bound, then each
+    slot from the first cell, by gain in I(S;Y), whose best candidate keeps the bound."""
+    n_codes = codes.max() + 1
+    i0 = mutual_information_from_counts(_xy_counts(codes, y, n_codes))
+    bound = max_drift * i0
+    for _ in range(max_base_draws):
+        chosen = list(rng.choice(len(y), n - k, replace=False))
+        xy = _xy_counts(codes[chosen], y[chosen], n_codes)
+        if n == k or abs(mutual_information_from_counts(xy) - i0) < bound:
+            break
+    else:
+        raise ValueError(f"no random base of {n - k} records has its I(X;Y) within {max_drift:g} I0 of the pool's "
+                         f"in {max_base_draws} draws; raise max_drift or n, or lower alpha")
+    taken = np.zeros(len(y), dtype=bool)
+    taken[chosen] = True
+    sy = np.zeros((2, 2))
+    np.add.at(sy, (s[chosen], y[chosen]), 1)
+    for _ in range(k):
+        base_mi = mutual_information_from_counts(sy) if sy.sum() else 0.0
+        gains = []
+        for cs, cy in CELLS:
+            trial = sy.copy()
+            trial[cs, cy] += 1
+            gains.append(mutual_information_from_counts(trial) - base_mi)
+        best = None
+        for cell in np.argsort(-np.asarray(gains), kind="stable"):  # ties: the cells' fixed order
+            cs, cy = CELLS[cell]
+            pool = np.flatnonzero(~taken & (s == cs) & (y == cy))
+            if not len(pool):
+                continue
+            cands = rng.choice(pool, min(n_candidates, len(pool)), replace=False)
+            devs = []
+            for c in cands:
+                xy[codes[c], cy] += 1
+                devs.append(abs(mutual_information_from_counts(xy) - i0))
+                xy[codes[c], cy] -= 1
+            best = (int(cands[int(np.argmin(devs))]), cs, cy)
+            if min(devs) < bound:
+                break
+        if best is None:
+            raise ValueError("the pool ran out of records")
+        c, cs, cy = best
+        chosen.append(c)
+        taken[c] = True
+        sy[cs, cy] += 1
+        xy[codes[c], cy] += 1
+    idx = np.asarray(chosen, dtype=np.int64)
+    return idx, y[idx].copy()
 
 
 def _greedy(y, s, codes, n, k, rng, n_candidates, direction):

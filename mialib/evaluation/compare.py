@@ -21,8 +21,11 @@ the claim rests on fewer than two repetitions of the method (training seeds).
 
 Wherever two attacks meet on the same members and non-members, they are compared with the
 paired bootstrap of :func:`.metrics.paired_auc_difference`, and :func:`verdict` sets its 95%
-interval of AUC(a) - AUC(b) against 0: "beats" (above), "loses to" (below), "is not
-distinguishable from" (straddles). Comparing one attack's AUC with the other's unpaired
+interval of AUC(a) - AUC(b) against 0 by :func:`judge`, in both directions: "beats" (the lower
+bound above 0 by more than the tolerance), "loses to" (the upper bound below 0 by more than it),
+"is not distinguishable from" (the interval reaches beyond the tolerance on both sides of 0), and
+otherwise "is too close to call against" (a bound within the tolerance of 0: another machine could
+put it on the other side). Comparing one attack's AUC with the other's unpaired
 interval, or eyeballing two intervals, is not used.
 """
 
@@ -31,7 +34,7 @@ from __future__ import annotations
 from .metrics import paired_auc_difference
 
 ABOVE, BELOW, STRADDLES = "above", "below", "straddles"
-BEATS, LOSES, TIE = "beats", "loses to", "is not distinguishable from"
+BEATS, LOSES, TIE, CLOSE = "beats", "loses to", "is not distinguishable from", "is too close to call against"
 HOLDS, FAILS, TOO_CLOSE = "holds", "fails", "too close to call"
 
 # The largest move of an interval's bound measured between two hosts running the same code on
@@ -103,14 +106,19 @@ def compare(a, b, *, n_boot: int = 1000, seed: int = 0) -> dict:
     return paired_auc_difference(_pair(a), _pair(b), n_boot=n_boot, seed=seed)
 
 
-def verdict(difference: dict) -> str:
-    """"beats", "loses to" or "is not distinguishable from": the :func:`compare` interval
-    set against 0 by :func:`interval_vs`."""
-    return {ABOVE: BEATS, BELOW: LOSES, STRADDLES: TIE}[interval_vs(*difference["ci"], 0.0)]
-
-
-def describe(difference: dict, a: str, b: str) -> str:
-    """"<a> beats <b> (AUC difference +0.047, 95% CI [+0.011, +0.084])" and the like."""
+def verdict(difference: dict, *, tolerance: float = HOST_TOLERANCE) -> str:
+    """BEATS, LOSES, TIE or CLOSE (module docstring): the :func:`compare` interval set against 0
+    by :func:`judge` as the claim "a beats b" and as the claim "a loses to b"."""
     lo, hi = difference["ci"]
-    return (f"{a} {verdict(difference)} {b} (AUC difference {difference['difference']:+.3f}, "
-            f"95% CI [{lo:+.3f}, {hi:+.3f}])")
+    up = judge(lo, hi, 0.0, above=True, tolerance=tolerance)
+    down = judge(lo, hi, 0.0, above=False, tolerance=tolerance)
+    return BEATS if up == HOLDS else LOSES if down == HOLDS else TIE if up == down == FAILS else CLOSE
+
+
+def describe(difference: dict, a: str, b: str, *, tolerance: float = HOST_TOLERANCE) -> str:
+    """"<a> beats <b> (AUC difference +0.047, 95% CI [+0.031, +0.084])" and the like; a verdict
+    too close to call says why."""
+    lo, hi = difference["ci"]
+    said = verdict(difference, tolerance=tolerance)
+    why = f"; a bound within {tolerance:g} of 0, which another machine can cross" if said == CLOSE else ""
+    return f"{a} {said} {b} (AUC difference {difference['difference']:+.3f}, 95% CI [{lo:+.3f}, {hi:+.3f}]{why})"

@@ -18,7 +18,8 @@ import numpy as np
 from ..attacks.property import hoeffding_epsilon, hoeffding_sample_size
 from ..attacks.secmi import SecMI
 from . import reference
-from .compare import (ABOVE, BEATS, BELOW, FAILS, HOLDS, HOST_TOLERANCE, LOSES, STRADDLES, TOO_CLOSE, describe, interval_vs,
+from .compare import (ABOVE, BEATS, BELOW, CLOSE, FAILS, HOLDS, HOST_TOLERANCE, LOSES, STRADDLES, TIE, TOO_CLOSE,
+                      describe, interval_vs,
                       judge, meets_aim, overlap, value_vs, verdict)
 
 CHANCE_AUC = 0.5            # the AUC of a guess
@@ -125,9 +126,11 @@ def secmi_summary(*, res_stat: dict, t_sec_sweep, t_sec: int, res_bf16: dict, bf
         f"Run in **bfloat16**, the same attack reaches AUC {res_bf16['auc']:.3f} (fp32 on the same images: "
         f"{res_fp32_same['auc']:.3f}): by the paired bootstrap, "
         f"{describe(bf16_vs_fp32, 'bfloat16', 'fp32')} ({precision_note}). "
-        + ("Rounding swamps part of the step-wise error, as the paper warns." if verdict(bf16_vs_fp32) == LOSES else
-           "At this model size and t_sec the loss is within resampling noise, but the warning stands for "
-           "larger models, whose errors are smaller."),
+        + {LOSES: "Rounding swamps part of the step-wise error, as the paper warns.",
+           CLOSE: "Whether rounding costs anything here cannot be called across machines; the warning stands for "
+                  "larger models, whose errors are smaller.",
+           }.get(verdict(bf16_vs_fp32), "At this model size and t_sec the loss is within resampling noise, but the "
+                                        "warning stands for larger models, whose errors are smaller."),
         f"**SecMI_NNs** reaches AUC {res_nns['auc']:.3f} on its held-out images, where SecMI_stat reaches "
         f"{res_stat_heldout['auc']:.3f}: {describe(nns_vs_stat, 'SecMI_NNs', 'SecMI_stat')}. The paper's NNs "
         f"gain (AUC {p10nns['auc']:.3f} vs {p10['auc']:.3f}) comes from a classifier trained on "
@@ -213,13 +216,16 @@ def comparison_summary(*, res: dict, labels: dict, queries: dict, diffs: dict, t
     attacks = [n for n in res if n in budget_auc]
     vs = {r: verdict(diffs[r]) for r in rivals}
     claim = all(v == BEATS for v in vs.values())
+    refuted = any(v in (LOSES, TIE) for v in vs.values())
     head = (f"**The paper's central claim** is that {labels[na].lower()} at {queries[na]:g} queries beats "
             + " and ".join(f"{labels[r]} ({queries[r]:g})" for r in rivals) + ". On our target, at every paper's "
             "default: " + "; ".join(f"{labels[n]} {auc_text(res[n])}, TPR@1%FPR {100 * res[n]['tpr@1%fpr']:.1f}%"
                                       for n in (na, *rivals))
             + ". By the paired bootstrap " + "; ".join(describe(diffs[r], labels[na], labels[r]) for r in rivals)
             + ". " + ("The claim is reproduced here." if claim else
-                      "So the claim is **not** reproduced in full at the defaults."))
+                      "So the claim is **not** reproduced in full at the defaults." if refuted else
+                      "So whether the claim is reproduced at the defaults is **too close to call**: a bound lies within "
+                      f"the tolerance {HOST_TOLERANCE:g} of 0 that another machine can cross."))
     text = [head]
     if tuned_diff is not None:
         text.append(
@@ -386,10 +392,12 @@ def text_to_image_summary(*, results: dict, diffs: dict, labels: dict, reference
     for setting in settings[1:]:
         better = [n for n in diffs if verdict(diffs[n][setting]) == BEATS]
         worse = [n for n in diffs if verdict(diffs[n][setting]) == LOSES]
+        close = [n for n in diffs if verdict(diffs[n][setting]) == CLOSE]
         text.append(
-            f"**Ground truth against {setting}.** The true caption raises the AUC (paired bootstrap, interval above 0) "
-            f"for {', '.join(labels[n] for n in better) or 'no attack'}"
+            f"**Ground truth against {setting}.** The true caption raises the AUC (paired bootstrap, interval above 0 "
+            f"by more than the hosts' tolerance {HOST_TOLERANCE:g}) for {', '.join(labels[n] for n in better) or 'no attack'}"
             + (f", lowers it for {', '.join(labels[n] for n in worse)}" if worse else "")
+            + (f"; too close to call for {', '.join(labels[n] for n in close)}" if close else "")
             + "; " + "; ".join(f"{labels[n]} {diffs[n][setting]['difference']:+.3f} "
                                f"[{diffs[n][setting]['ci'][0]:+.3f}, {diffs[n][setting]['ci'][1]:+.3f}]" for n in diffs) + ".")
     if reference_auc:

@@ -41,7 +41,7 @@ def test_mutual_information_closed_forms():
 @pytest.mark.parametrize("alpha", [0.2, 0.4])
 def test_poisoning_makes_labels_follow_the_attribute(pool, method, alpha):
     x, y, s, codes = pool
-    idx, labels = select_training_set(x, y, s, 600, alpha, method, seed=3, x_codes=codes)
+    idx, labels = select_training_set(x, y, s, 600, alpha, method, seed=3, x_codes=codes, rule="one_direction")
     assert len(idx) == len(np.unique(idx)) == 600
     assert np.mean(labels == s[idx]) == pytest.approx((1 + alpha) / 2, abs=0.04)
     assert mutual_information(s[idx], labels) == pytest.approx(poisoned_mutual_information(alpha), abs=0.03)
@@ -54,16 +54,55 @@ def test_poisoning_makes_labels_follow_the_attribute(pool, method, alpha):
         assert not np.array_equal(labels, y[idx])
 
 
+@pytest.mark.parametrize("alpha", [0.2, 0.4])
+def test_the_official_rule_strengthens_the_way_the_base_leans(pool, alpha):
+    """All four cells compete: every poisoned slot goes to the side the random base of (1 - alpha) n
+    records leans to, so the share of labels equal to s ends at (1 - alpha) b + alpha when the base's
+    share b is above one half and at (1 - alpha) b below it; I(S;Y) grows either way; labels stay
+    clean and the utility within its bound."""
+    x, y, s, codes = pool
+    sides = []
+    for seed in range(6):
+        idx, labels = select_training_set(x, y, s, 600, alpha, "mi_greedy", seed=seed, x_codes=codes)
+        base = idx[: 600 - int(round(alpha * 600))]
+        b = np.mean(y[base] == s[base])
+        share = np.mean(labels == s[idx])
+        assert len(np.unique(idx)) == 600 and np.array_equal(labels, y[idx])
+        assert share == pytest.approx((1 - alpha) * b + alpha * (b > 0.5), abs=1e-9)
+        assert mutual_information(s[idx], labels) > max(mutual_information(s[base], y[base]),
+                                                        0.5 * poisoned_mutual_information(alpha))
+        i0, i_xy = utility_drift(y, codes, idx, labels)
+        assert abs(i_xy - i0) < 0.1 * i0
+        sides.append(share > 0.5)
+    assert 0 < sum(sides) < len(sides)  # both leanings occur over six seeds
+
+
+def test_the_official_rule_takes_the_top_cell_within_the_bound_and_the_last_cell_outside_it(pool):
+    """With a bound any candidate keeps (max_drift = 100) every slot goes to the cell of the largest gain in
+    I(S;Y), so from an empty base (alpha = 1) S and Y become strongly dependent; with a bound that
+    no candidate can keep (max_drift = 0) every slot falls back to the last-ranked cell, which keeps
+    them independent."""
+    x, y, s, codes = pool
+    idx, labels = select_training_set(x, y, s, 200, 1.0, "mi_greedy", seed=0, x_codes=codes, max_drift=100.0)
+    assert mutual_information(s[idx], labels) > 0.5
+    idx, labels = select_training_set(x, y, s, 200, 1.0, "mi_greedy", seed=0, x_codes=codes, max_drift=0.0)
+    assert mutual_information(s[idx], labels) < 0.02 and np.array_equal(labels, y[idx])
+    with pytest.raises(ValueError, match="no random base of 160 records"):
+        select_training_set(x, y, s, 200, 0.2, "mi_greedy", seed=0, x_codes=codes, max_drift=0.0, max_base_draws=5)
+
+
 def test_no_poisoning_and_direction(pool):
     x, y, s, codes = pool
     idx, labels = select_training_set(x, y, s, 600, 0.4, "none", seed=1)
     assert np.array_equal(labels, y[idx]) and abs(np.mean(labels == s[idx]) - 0.5) < 0.05
-    idx, labels = select_training_set(x, y, s, 600, 0.4, "mi_greedy", seed=1, x_codes=codes, direction=-1)
+    idx, labels = select_training_set(x, y, s, 600, 0.4, "mi_greedy", seed=1, x_codes=codes, rule="one_direction",
+                                      direction=-1)
     assert np.mean(labels == s[idx]) == pytest.approx(0.3, abs=0.04)
 
 
 @pytest.mark.parametrize("kw, match", [({"method": "flip"}, "method must be one of"), ({"alpha": 1.5}, "alpha"),
-                                       ({"n": 0}, "n must"), ({"direction": 0}, "direction")])
+                                       ({"n": 0}, "n must"), ({"direction": 0, "rule": "one_direction"}, "direction"),
+                                       ({"rule": "both"}, "rule must be one of"), ({"n_candidates": 0}, "n_candidates")])
 def test_bad_selection_arguments(pool, kw, match):
     x, y, s, codes = pool
     args = {"n": 100, "alpha": 0.2, "method": "mi_greedy", **kw}

@@ -7,7 +7,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from mialib.evaluation.compare import (ABOVE, BEATS, BELOW, FAILS, HOLDS, HOST_TOLERANCE, LOSES, STRADDLES, TIE,
+from mialib.evaluation.compare import (ABOVE, BEATS, BELOW, CLOSE, FAILS, HOLDS, HOST_TOLERANCE, LOSES, STRADDLES, TIE,
                                       TOO_CLOSE, compare, describe, interval_vs, judge,
                                       meets_aim, overlap, value_vs, verdict)
 from mialib.evaluation.metrics import paired_auc_difference
@@ -48,11 +48,25 @@ def test_overlap_touching_ends_overlap(a, b, want):
     assert overlap(a, b) is want and overlap(b, a) is want
 
 
-@pytest.mark.parametrize("ci, want", [([0.01, 0.2], BEATS), ([-0.2, -0.01], LOSES), ([-0.1, 0.1], TIE),
-                                      ([0.0, 0.1], TIE), ([-0.1, 0.0], TIE), ([E, 0.1], BEATS),
-                                      ([-0.1, -E], LOSES), ([-E, 0.1], TIE)])
-def test_verdict_reads_only_the_interval(ci, want):
+@pytest.mark.parametrize("ci, want", [([0.03, 0.2], BEATS), ([-0.2, -0.03], LOSES), ([-0.1, 0.1], TIE),
+                                      ([0.01, 0.2], CLOSE), ([-0.2, -0.01], CLOSE), ([0.0, 0.1], CLOSE),
+                                      ([0.02 + E, 0.1], BEATS), ([0.02 - E, 0.1], CLOSE), ([0.02, 0.1], CLOSE),
+                                      ([-0.1, -0.02 - E], LOSES), ([-0.1, -0.02 + E], CLOSE),
+                                      ([-0.1, 0.02 + E], TIE), ([-0.1, 0.02], CLOSE), ([-0.02 - E, 0.1], TIE)])
+def test_verdict_reads_only_the_interval_with_the_hosts_tolerance(ci, want):
+    assert HOST_TOLERANCE == 0.02
     assert verdict({"difference": 0.05, "ci": ci}) == want
+
+
+@pytest.mark.parametrize("ci, want", [([E, 0.1], BEATS), ([-0.1, -E], LOSES), ([0.0, 0.1], CLOSE), ([-E, 0.1], TIE)])
+def test_verdict_without_tolerance_is_the_plain_interval_rule_save_a_touching_bound(ci, want):
+    assert verdict({"difference": 0.05, "ci": ci}, tolerance=0.0) == want
+
+
+def test_describe_says_why_a_verdict_is_too_close_to_call():
+    text = describe({"difference": 0.05, "ci": [0.014, 0.088]}, "NA", "naive")
+    assert text == ("NA is too close to call against naive (AUC difference +0.050, 95% CI [+0.014, +0.088]; "
+                    "a bound within 0.02 of 0, which another machine can cross)")
 
 
 def test_compare_is_the_paired_bootstrap_and_describe_states_it():
@@ -62,7 +76,7 @@ def test_compare_is_the_paired_bootstrap_and_describe_states_it():
     d = compare(strong, weak, n_boot=200, seed=1)
     assert d == paired_auc_difference(strong, weak, n_boot=200, seed=1)
     assert verdict(d) == BEATS and verdict(compare(weak, strong, n_boot=200, seed=1)) == LOSES
-    assert verdict(compare(strong, strong, n_boot=50)) == TIE
+    assert verdict(compare(strong, strong, n_boot=50)) == CLOSE  # a difference of exactly 0, interval [0, 0]
     text = describe(d, "A", "B")
     assert text.startswith("A beats B (AUC difference +") and "95% CI [+" in text
 

@@ -59,11 +59,13 @@ def _secmi_text(nns_vs_stat, bf16_vs_fp32, res_fp32_same=None, note="NOTE"):
 
 
 def test_secmi_summary_states_paired_verdicts():
-    text = _secmi_text(_diff(-0.07, -0.1, -0.04), _diff(-0.01, -0.03, 0.01))
+    text = _secmi_text(_diff(-0.07, -0.1, -0.04), _diff(-0.01, -0.04, 0.03))
     assert "SecMI_NNs loses to SecMI_stat (AUC difference -0.070, 95% CI [-0.100, -0.040])" in text
     assert "bfloat16 is not distinguishable from fp32" in text and "within resampling noise" in text
+    text = _secmi_text(_diff(-0.07, -0.1, -0.04), _diff(-0.008, -0.018, 0.001))
+    assert "bfloat16 is too close to call against fp32" in text and "cannot be called across machines" in text
     assert "peaks at t_sec = 20 (0.980)" in text and "at the paper's default t_sec = 100 it is 0.917" in text
-    text = _secmi_text(_diff(0.05, 0.01, 0.09), _diff(-0.05, -0.08, -0.02))
+    text = _secmi_text(_diff(0.05, 0.03, 0.09), _diff(-0.05, -0.08, -0.03))
     assert "SecMI_NNs beats SecMI_stat" in text
     assert "bfloat16 loses to fp32" in text and "Rounding swamps" in text
 
@@ -113,17 +115,20 @@ def _comparison(d_sec, d_naive, budget_gain=0.4, blind_ci=(0.4, 0.52)):
 
 
 def test_comparison_summary_reproduces_or_refutes_the_claim_by_the_paired_rule():
-    text = _comparison(_diff(-0.043, -0.066, -0.023), _diff(0.047, 0.011, 0.084))
+    text = _comparison(_diff(-0.043, -0.066, -0.023), _diff(0.047, 0.031, 0.084))
     assert "Noise aggregation loses to SecMI_stat (AUC difference -0.043" in text
     assert "Noise aggregation beats Naive loss (AUC difference +0.047" in text
     assert "**not** reproduced" in text
     assert "Noise aggregation loses to SecMI_stat (AUC difference -0.059" in text  # tuned
     assert "every attack gains with training" in text and "interval contains 0.5" in text
-    text = _comparison(_diff(0.03, 0.01, 0.05), _diff(0.047, 0.011, 0.084), budget_gain=-0.1, blind_ci=(0.55, 0.6))
+    text = _comparison(_diff(0.05, 0.03, 0.07), _diff(0.047, 0.031, 0.084), budget_gain=-0.1, blind_ci=(0.55, 0.6))
     assert "The claim is reproduced here." in text
     assert "not every attack gains" in text and "interval excludes 0.5" in text
-    text = _comparison(_diff(0.01, -0.01, 0.03), _diff(0.047, 0.011, 0.084))
+    text = _comparison(_diff(0.01, -0.03, 0.03), _diff(0.047, 0.031, 0.084))
     assert "is not distinguishable from SecMI_stat" in text and "**not** reproduced" in text
+    text = _comparison(_diff(0.05, 0.03, 0.07), _diff(0.047, 0.011, 0.084))  # the bound 0.011 is within 0.02 of 0
+    assert "Noise aggregation is too close to call against Naive loss" in text and "**too close to call**" in text
+    assert "reproduced here" not in text and "**not** reproduced" not in text
 
 
 def test_property_summary_states_aim_and_coverage():
@@ -238,7 +243,10 @@ def test_text_to_image_summary_names_what_the_true_caption_changes():
     assert "Stable Diffusion v1.4: SecMI_stat AUC 0.707, noise aggregation ASR 0.701 (real LAION" in text
     diffs = {"a": {"empty prompt": _diff(0.1, 0.0, 0.15)}, "b": {"empty prompt": _diff(-0.1, -0.15, 0.0)}}
     text = report.text_to_image_summary(results=res, diffs=diffs, labels={"a": "A", "b": "B"})
-    assert "for no attack;" in text and "Stable Diffusion" not in text
+    assert "for no attack; too close to call for A, B;" in text and "Stable Diffusion" not in text
+    diffs = {"a": {"empty prompt": _diff(0.05, -0.03, 0.13)}, "b": {"empty prompt": _diff(0.1, 0.03, 0.15)}}
+    text = report.text_to_image_summary(results=res, diffs=diffs, labels={"a": "A", "b": "B"})
+    assert "tolerance 0.02) for B;" in text and "too close" not in text
 
 
 @pytest.mark.parametrize("t_sec, peak, says", [
