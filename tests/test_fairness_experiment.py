@@ -8,8 +8,9 @@ import pytest
 
 from mialib.attacks.property import PropertyReader
 from mialib.data.coloured import coloured_population
-from mialib.experiments.fairness import (FairnessData, FairnessParams, label_of, outcome_table, receiver_outcome,
-                                         train_poisoned_models)
+from mialib.experiments.fairness import (FairnessData, FairnessParams, greedy_rules_table, label_of, outcome_table,
+                                         receiver_outcome, train_poisoned_models)
+from mialib.experiments.sharing import digit_quality
 
 
 @pytest.fixture(autouse=True)
@@ -37,12 +38,27 @@ def test_tiny_end_to_end():
     runs = train_poisoned_models(data, [("none", 0.0), ("mi_greedy", 0.4)], params, [0], device="cpu", progress=False)
     assert runs[1].model.num_classes == 2 and runs[1].model.record["method"] == "mi_greedy"
     reader = PropertyReader.fit(data.auxiliary.images, data.auxiliary.attributes["colour"], seed=0)
-    outcomes = [receiver_outcome(r, data, reader, params) for r in runs]
+    quality = digit_quality(pop)
+    outcomes = [receiver_outcome(r, data, reader, params, quality) for r in runs]
     table = outcome_table(runs, outcomes, data)
     assert list(table.method) == ["none", "mi_greedy"]
+    assert outcomes[0].quality["n_samples"] == 24 and 0.0 <= table.loc[0, "sample_precision"] <= 1.0
+    assert not table.sample_quality_passes.any()  # three training steps make no digits
     assert table.loc[0, "accuracy_change"] == 0.0 and table.loc[0, "accuracy_change_ci"] == [0.0, 0.0]
     assert 0.0 <= table.loc[1, "detection_p"] <= 1.0
     assert table.loc[1, "i_sy_closed_form"] == pytest.approx(1 - 0.8812908992306927, abs=1e-9)
+
+
+def test_greedy_rules_table_sets_the_official_rule_beside_the_one_direction_rule():
+    pop = coloured_population(seed=0)
+    data = FairnessData.build(pop, n_codes=4)
+    table = greedy_rules_table(data, FairnessParams(n_train=200), 0.4, seeds=range(4))
+    assert list(table.rule) == ["all_cells"] * 4 + ["one_direction"] * 4
+    one = table[table.rule == "one_direction"]
+    assert (one.p_label_equals_s > 0.6).all()  # the diagonal always fills up
+    allc = table[table.rule == "all_cells"]   # the official rule follows the base's lean, whichever it is
+    np.testing.assert_allclose(allc.p_label_equals_s, 0.6 * allc.base_p_label_equals_s + 0.4 * (allc.base_p_label_equals_s > 0.5))
+    assert (table.utility_drift.abs() < 0.1).all()
 
 
 def test_poisoning_plan_puts_the_unpoisoned_sharer_first():

@@ -29,3 +29,22 @@ def test_fairness_sharers_are_class_conditional_with_label_dropout():
 def test_shared_fields_are_checked_in_both(cls, field):
     with pytest.raises(ValueError, match=field):
         cls(**{field: 0})
+
+
+def test_digit_quality_sets_samples_against_the_sharers_pool_and_the_receivers_digits():
+    import torch
+
+    from mialib.data.coloured import coloured_population
+    from mialib.experiments.sharing import digit_quality, quality_by_generator, quality_table
+
+    pop = coloured_population(seed=0)
+    quality = digit_quality(pop)
+    assert len(quality.real) == len(pop.sharer_pool) and quality.n_held_out == len(pop.receiver_pool)
+    assert 0.8 < quality.real_precision < 1.0 and quality.bar_precision == pytest.approx(0.8 * quality.real_precision)
+    real = pop.draw(pop.receiver_pool[:100], [0, 1] * 50, stream=5).images
+    static = torch.rand(100, 3, 8, 8, generator=torch.Generator().manual_seed(0)) * 2 - 1
+    checks = quality_by_generator({0.1: real, 0.9: static}, quality)
+    assert checks[0.1]["passes"] and not checks[0.9]["passes"]
+    table = quality_table({"diffusion": checks}, quality)
+    assert list(table.columns) == ["p = 0.1", "p = 0.9", "real digits", "bar"]
+    assert table.loc["diffusion", "p = 0.9"] == checks[0.9]["precision"]

@@ -75,6 +75,14 @@ def colourise(grey: torch.Tensor, m) -> torch.Tensor:
     return (v * colour * 2 - 1).float().clamp(-1, 1)
 
 
+def grey_intensity(images: torch.Tensor) -> torch.Tensor:
+    """The grey intensity v in [0, 1] of each pixel of RGB images made by :func:`colourise`:
+    every ink has R + B = 1.1, so v = (R + B) / 1.1 with R, B mapped to [0, 1] (exact up to the
+    clamp). Tensor[N, 3, H, W] in [-1, 1] -> Tensor[N, H, W] (float64)."""
+    x = (images.detach().double().cpu() + 1) / 2
+    return (x[:, 0] + x[:, 2]) / 1.1
+
+
 def read_mix(images: torch.Tensor, ink_floor: float = 0.25) -> np.ndarray:
     """The ink mix m of each RGB image, exact for images made by :func:`colourise`: every pixel
     of such an image has B / (R + B) = (0.1 + 0.9 m) / 1.1. The pixels are weighted by how far

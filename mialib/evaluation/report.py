@@ -278,13 +278,30 @@ def comparison_summary(*, res: dict, labels: dict, queries: dict, diffs: dict, t
 
 
 # ----------------------------------------------------------------------------- 05 property inference
+def sample_quality_text(checks: dict) -> tuple[str, bool]:
+    """(the sentence, whether every model passes) on the sample-quality checks of notebooks 05 and
+    06 (``checks``: model name -> :meth:`mialib.evaluation.sample_quality.SampleQuality.check`)."""
+    first = next(iter(checks.values()))
+    n_pass = sum(c["passes"] for c in checks.values())
+    text = (f"**Sample quality.** The share of each model's samples that lie on the manifold of real digits "
+            f"(precision, Kynkäänniemi et al. 2019, k = {first['k']}) is "
+            + ", ".join(f"{name} {c['precision']:.3f}" for name, c in checks.items())
+            + f"; real digits the models never saw reach {first['real_precision']:.3f}, and the bar is "
+            f"{first['bar']:g} of that ({first['bar'] * first['real_precision']:.3f}). "
+            + (f"All {len(checks)} models pass." if n_pass == len(checks) else
+               f"**{len(checks) - n_pass} of {len(checks)} models fail it**: many of their samples are not digits."))
+    return text, n_pass == len(checks)
+
+
 def property_summary(*, mae: dict, coverage: dict, width: dict, delta: float, generator_bias: dict, reader_rates,
-                     n_per_query: int, n_queries: int, aim: float = reference.PROPERTY_MAE_AIM,
+                     n_per_query: int, n_queries: int, quality: dict, aim: float = reference.PROPERTY_MAE_AIM,
                      corrected: str = "classifier (corrected)",
                      naive: str = "classifier (naive)") -> str:
     """Notebook 05: accuracy of each estimator (mean absolute error over the grid), whether the
-    corrected one reaches ``aim``, whether the intervals hold 1 - delta coverage, and how much of
-    the error is the generator's own bias (``generator_bias``: generator -> mean |own proportion - p|)."""
+    corrected one reaches ``aim``, whether the intervals hold 1 - delta coverage, how much of the
+    error is the generator's own bias (``generator_bias``: generator -> mean |own proportion - p|),
+    and whether the diffusion sharers' samples are digits (``quality``: sharer -> sample-quality check)."""
+    quality_text, all_pass = sample_quality_text(quality)
     best = min(mae, key=mae.get)
     eps, ex = hoeffding_epsilon(n_per_query, delta), reference.HOEFFDING_EXAMPLE
     text = [
@@ -309,7 +326,11 @@ def property_summary(*, mae: dict, coverage: dict, width: dict, delta: float, ge
            "proportion than its training data, nor a reader whose rates differ on generated images."),
         "**The generators' own bias** (the proportion in their samples as an oracle that knows the colour noise "
         "reads it, against p): " + ", ".join(f"{g} {b:.3f} on average" for g, b in generator_bias.items())
-        + ". Whatever the receiver does, this much error comes from the generator itself.",
+        + ". Whatever the receiver does, this much error comes from the generator itself"
+        + ("." if all_pass else
+           ", and here the diffusion sharers fail the sample-quality bar below: their bias is at least partly that of "
+           "models too weak to draw digits, and says little about what sharing a good model reveals."),
+        quality_text,
         f"Hoeffding's sample size for an error of at most {ex['eps']:g} with probability {1 - ex['delta']:g} is "
         f"{hoeffding_sample_size(ex['eps'], ex['delta'])} samples (eq. 13); the paper's queries of N = {n_per_query} give "
         f"eps = {eps:.3f} at delta = {delta}.",
@@ -318,14 +339,20 @@ def property_summary(*, mae: dict, coverage: dict, width: dict, delta: float, ge
 
 
 # ----------------------------------------------------------------------------- 06 fairness poisoning
-def _fairness_claim(dp_ci: tuple, acc_ci: tuple, max_accuracy_loss: float, n_seeds: int) -> str:
+def _fairness_claim(dp_ci: tuple, acc_ci: tuple, max_accuracy_loss: float, n_seeds: int,
+                    models_pass: bool = True) -> str:
     """The paper's claim (the demographic-parity change above 0 and the accuracy change above
     -``max_accuracy_loss``) judged by :func:`.compare.judge`: it holds when both parts hold, fails
-    when either fails, and is too close to call otherwise, or whenever it rests on one seed."""
+    when either fails, and is too close to call otherwise, or whenever it rests on one seed or on
+    models whose samples fail the quality bar (``models_pass`` False)."""
     parts = {"fairness": judge(*dp_ci, 0.0), "accuracy": judge(*acc_ci, -max_accuracy_loss)}
     on_intervals = (HOLDS if all(v == HOLDS for v in parts.values()) else
                     FAILS if FAILS in parts.values() else TOO_CLOSE)
     claim = f"unfairness at under {max_accuracy_loss:.0%} accuracy loss"
+    if not models_pass:
+        seen = {HOLDS: "would hold", FAILS: "would not hold", TOO_CLOSE: "would still be too close to call"}[on_intervals]
+        return (f"the paper's claim, {claim}, is **too close to call** here: the sharers' samples fail the "
+                f"sample-quality bar, so these are not models a receiver would use (on these intervals alone it {seen}).")
     if n_seeds < 2:
         seen = {HOLDS: "would hold", FAILS: "would not hold", TOO_CLOSE: "would still be too close to call"}[on_intervals]
         return (f"the paper's claim, {claim}, is **too close to call** here: it rests on one training seed "
@@ -344,6 +371,25 @@ def _fairness_claim(dp_ci: tuple, acc_ci: tuple, max_accuracy_loss: float, n_see
             f"{HOST_TOLERANCE:g} of its line, less than a bound has moved between two machines.")
 
 
+def greedy_rules_summary(rules) -> str:
+    """Notebook 06: the clean-label greedy selection under its two rules (``rules``:
+    :func:`mialib.experiments.fairness.greedy_rules_table`), over the seeds of the table."""
+    parts = []
+    for rule, g in rules.groupby("rule", sort=False):
+        share = g.p_label_equals_s
+        parts.append(f"the **{rule.replace('_', '-')}** rule ends with P(label = ink) between {share.min():.3f} and "
+                     f"{share.max():.3f} ({int((share > 0.5).sum())} of {len(g)} seeds on the side y = s), mean "
+                     f"I(S;Y) {g.i_sy.mean():.3f} bits, utility drift at most {g.utility_drift.abs().max():.1%}")
+    closed = rules.i_sy_closed_form.iloc[0]
+    return (f"Over {rules.seed.nunique()} seeds, " + "; ".join(parts) + f". Eq. 17 gives {closed:.3f} bits for the "
+            "one-direction rule on a balanced pool. The all-cells rule, the paper's code's, follows the lean of its "
+            "random base, so its poisoning points either way: the receiver's demographic-parity gap (an absolute "
+            "difference) grows in both cases. Two details of that code are worth knowing: its neural estimator "
+            "of I(X;Y) reseeds numpy on every call, so a base outside the utility bound is redrawn identically "
+            "(the loop would not end); and it ranks the cells in a dictionary keyed by the gain, so cells of "
+            "equal gain collapse into one. Here a base is redrawn from a fresh stream and ties keep the cells' order.")
+
+
 def fairness_summary(table, *, level: float = LEVEL,
                      max_accuracy_loss: float = reference.FAIRNESS_MAX_ACCURACY_LOSS) -> str:
     """Notebook 06: does poisoning degrade fairness with under ``max_accuracy_loss`` of accuracy
@@ -353,6 +399,8 @@ def fairness_summary(table, *, level: float = LEVEL,
     (its first seed's rows are the ones quoted)."""
     first = table[table.seed == table.seed.min()]
     base = first[first.method == "none"].iloc[0]
+    quality_text, models_pass = sample_quality_text(
+        {f"{r.method} (alpha {r.alpha:g}, seed {r.seed})": r.sample_quality for r in table.itertuples()})
     text = [f"Without poisoning the receiver's classifier reaches accuracy {base['accuracy']:.3f} on real test digits "
             f"with a demographic-parity difference of {base['demographic_parity_difference']:.3f}."]
     for method in [m for m in first.method.unique() if m != "none"]:
@@ -368,12 +416,13 @@ def fairness_summary(table, *, level: float = LEVEL,
             f"Against the unpoisoned sharer, on the same test digits, the demographic-parity difference changes by "
             f"{top['demographic_parity_difference_change']:+.3f} (95% CI [{dp_lo:+.3f}, {dp_hi:+.3f}]) and accuracy by "
             f"{top['accuracy_change']:+.3f} ([{acc_lo:+.3f}, {acc_hi:+.3f}]): "
-            + _fairness_claim((dp_lo, dp_hi), (acc_lo, acc_hi), max_accuracy_loss, table.seed.nunique())
+            + _fairness_claim((dp_lo, dp_hi), (acc_lo, acc_hi), max_accuracy_loss, table.seed.nunique(), models_pass)
             + f" The receiver's permutation test finds ink and class dependent in the samples with p = "
             f"{top['detection_p']:.4f} ({'detected' if value_vs(top['detection_p'], level) == BELOW else 'not detected'} at level {level}); "
             + (f"ThresholdOptimizer brings the gap to {top['mitigated_demographic_parity_difference']:.3f} at accuracy "
                f"{top['mitigated_accuracy']:.3f}." if not np.isnan(top["mitigated_accuracy"]) else
                "ThresholdOptimizer could not be fitted on these samples (an ink group with a single class)."))
+    text.append(quality_text)
     return "\n\n".join(text)
 
 

@@ -17,13 +17,14 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from ..attacks.fairness import (METHODS, feature_codes, mutual_information, poisoned_mutual_information, select_training_set,
+from ..attacks.fairness import (GREEDY_RULES, METHODS, feature_codes, mutual_information, poisoned_mutual_information, select_training_set,
                                utility_drift)
 from ..attacks.property import PropertyReader
 from ..core.checks import check_choice, check_float, check_int
 from ..data.coloured import ColouredPopulation
 from ..data.images import ImageSet
 from ..diffusion.trained import TrainedModel, train_models
+from ..evaluation.sample_quality import SampleQuality
 from .sharing import SharerParams
 from ..evaluation import reference
 from ..evaluation.compare import meets_aim
@@ -148,6 +149,28 @@ def train_poisoned_models(data: FairnessData, plan, params: FairnessParams, seed
     return [PoisonedModel(*r, m) for r, m in zip(runs, models)]
 
 
+def greedy_rules_table(data: FairnessData, params: FairnessParams, alpha: float, seeds):
+    """The two rules of the clean-label greedy selection (:data:`mialib.attacks.fairness.GREEDY_RULES`)
+    side by side on the sharer's pool at ``alpha``, one row per rule and seed: the share of labels
+    equal to the ink in the random base and in the final selection, I(S;Y) (bits) against eq. 17's
+    closed form, and the utility's relative drift (I(X;Y) - I0) / I0. Selection only, no training."""
+    import pandas as pd
+
+    y, s = data.pool.labels, data.pool.attributes["colour"]
+    k = int(round(alpha * params.n_train))
+    rows = []
+    for rule in GREEDY_RULES:
+        for seed in seeds:
+            idx, labels = select_training_set(None, y, s, params.n_train, alpha, "mi_greedy", seed=seed,
+                                              x_codes=data.codes, rule=rule)
+            base = idx[: params.n_train - k]
+            i0, i_xy = utility_drift(y, data.codes, idx, labels)
+            rows.append({"rule": rule, "seed": seed, "base_p_label_equals_s": float(np.mean(y[base] == s[base])),
+                         "p_label_equals_s": float(np.mean(labels == s[idx])), "i_sy": mutual_information(s[idx], labels),
+                         "i_sy_closed_form": poisoned_mutual_information(alpha), "utility_drift": (i_xy - i0) / i0})
+    return pd.DataFrame(rows)
+
+
 @dataclass
 class ReceiverOutcome:
     """What the receiver gets from one shared model: its classifier's fairness on the real test
@@ -157,13 +180,15 @@ class ReceiverOutcome:
     mitigated: dict
     detection: dict
     predictions: np.ndarray     # the classifier's predictions on the test set, for paired comparisons
+    quality: dict               # SampleQuality.check of the samples the receiver got
 
 
 def receiver_outcome(poisoned: PoisonedModel, data: FairnessData, reader: PropertyReader,
-                     params: FairnessParams, *, seed: int = 0) -> ReceiverOutcome:
-    """Sample ``n_per_class`` images of each class, train a logistic regression on them, score
-    it on the test set (fairlearn), mitigate it with ThresholdOptimizer (demographic parity,
-    the ink read by ``reader``), and test ink-class dependence in the samples."""
+                     params: FairnessParams, quality: SampleQuality, *, seed: int = 0) -> ReceiverOutcome:
+    """Sample ``n_per_class`` images of each class, check that they are digits (``quality``,
+    :func:`.sharing.digit_quality`), train a logistic regression on them, score it on the test
+    set (fairlearn), mitigate it with ThresholdOptimizer (demographic parity, the ink read by
+    ``reader``), and test ink-class dependence in the samples."""
     from fairlearn.postprocessing import ThresholdOptimizer
     from sklearn.linear_model import LogisticRegression
 
@@ -187,7 +212,7 @@ def receiver_outcome(poisoned: PoisonedModel, data: FairnessData, reader: Proper
     except ValueError as exc:  # e.g. one ink group of the samples has a single class: nothing to equalise
         mitigated = {"error": f"ThresholdOptimizer could not be fitted: {exc}"}
     detection = dependence_test(s_hat, requested, n_permutations=params.n_permutations, seed=seed)
-    return ReceiverOutcome(fair, mitigated, detection, predictions)
+    return ReceiverOutcome(fair, mitigated, detection, predictions, quality.check(samples))
 
 
 def outcome_table(runs: list[PoisonedModel], outcomes: list[ReceiverOutcome], data: FairnessData):
@@ -201,7 +226,9 @@ def outcome_table(runs: list[PoisonedModel], outcomes: list[ReceiverOutcome], da
     for r, o in zip(runs, outcomes):
         row = {"method": r.method, "alpha": r.alpha, "seed": r.seed, **r.selection_summary(data),
                "i_sy_closed_form": poisoned_mutual_information(r.alpha) if r.method != "none" else 0.0,
-               "detection_statistic": o.detection["statistic"], "detection_p": o.detection["p_value"]}
+               "detection_statistic": o.detection["statistic"], "detection_p": o.detection["p_value"],
+               "sample_precision": o.quality["precision"], "sample_quality_ratio": o.quality["ratio_to_real"],
+               "sample_quality_passes": o.quality["passes"], "sample_quality": o.quality}
         for prefix, res in (("", o.fairness), ("mitigated_", o.mitigated)):
             for k in METRICS:
                 row[prefix + k] = res.get(k, float("nan"))

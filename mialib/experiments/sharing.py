@@ -11,6 +11,8 @@ from dataclasses import dataclass
 from typing import ClassVar
 
 from ..core.checks import check_int
+from ..data.coloured import ColouredPopulation
+from ..evaluation.sample_quality import SampleQuality
 from ..core.config import Config
 from ..diffusion.models import ModelConfig
 from ..diffusion.training import TrainConfig
@@ -46,3 +48,25 @@ class SharerParams(Config):
         extra = {"label_dropout": getattr(self, self.LABEL_DROPOUT_FIELD)} if self.LABEL_DROPOUT_FIELD else {}
         return TrainConfig(steps=self.train_steps, batch_size=self.batch_size, lr=self.lr,
                            ema_decay=self.ema_decay, seed=seed, **extra)
+
+
+def digit_quality(pop: ColouredPopulation) -> SampleQuality:
+    """The sample-quality check of a shared model (:mod:`mialib.evaluation.sample_quality`): the
+    real manifold of the sharer's pool of digits, its reference precision on the receiver's pool
+    (real digits the sharer never had)."""
+    return SampleQuality.fit(pop.grey.images[pop.sharer_pool], pop.grey.images[pop.receiver_pool])
+
+
+def quality_by_generator(samples: dict, quality: SampleQuality) -> dict:
+    """Each generator's (key -> images) :meth:`SampleQuality.check`."""
+    return {key: quality.check(images) for key, images in samples.items()}
+
+
+def quality_table(checks: dict, quality: SampleQuality):
+    """The precision of each generator's samples (``checks``: generator -> key -> check, as
+    :func:`quality_by_generator` gives) beside the real digits' and the bar: a DataFrame, one row
+    per generator."""
+    import pandas as pd
+
+    table = pd.DataFrame({g: {f"p = {key}": c["precision"] for key, c in by_key.items()} for g, by_key in checks.items()}).T
+    return table.assign(**{"real digits": quality.real_precision, "bar": quality.bar_precision})

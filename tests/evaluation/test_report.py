@@ -131,10 +131,35 @@ def test_comparison_summary_reproduces_or_refutes_the_claim_by_the_paired_rule()
     assert "reproduced here" not in text and "**not** reproduced" not in text
 
 
+def _quality(*precisions, real=0.9, bar=0.8):
+    return {f"p = {i}": {"precision": v, "real_precision": real, "ratio_to_real": v / real, "bar": bar,
+                         "passes": v / real >= bar, "k": 3, "n_samples": 100} for i, v in enumerate(precisions)}
+
+
+def test_sample_quality_text_names_each_model_and_the_bar():
+    text, ok = report.sample_quality_text(_quality(0.8, 0.75))
+    assert ok and "p = 0 0.800, p = 1 0.750; real digits the models never saw reach 0.900" in text
+    assert "the bar is 0.8 of that (0.720). All 2 models pass." in text
+    text, ok = report.sample_quality_text(_quality(0.8, 0.72 - 1e-9))
+    assert not ok and "**1 of 2 models fail it**" in text
+
+
+def test_property_summary_says_when_the_generators_bias_comes_from_weak_models():
+    from mialib.attacks.property import ReaderRates
+    names = ("classifier (naive)", "classifier (corrected)")
+    kw = dict(delta=0.05, generator_bias={"diffusion": 0.078}, reader_rates=ReaderRates(0.8, 0.15, 130, 130),
+              n_per_query=200, n_queries=10, mae=dict(zip(names, (0.14, 0.04))), coverage=dict(zip(names, (0.3, 0.97))),
+              width=dict(zip(names, (0.19, 0.6))))
+    text = report.property_summary(quality=_quality(0.8, 0.3), **kw)
+    assert "comes from the generator itself, and here the diffusion sharers fail" in text and "1 of 2 models" in text
+    text = report.property_summary(quality=_quality(0.8, 0.8), **kw)
+    assert "comes from the generator itself." in text and "All 2 models pass" in text
+
+
 def test_property_summary_states_aim_and_coverage():
     from mialib.attacks.property import ReaderRates
     kw = dict(delta=0.05, generator_bias={"diffusion": 0.078}, reader_rates=ReaderRates(0.8, 0.15, 130, 130),
-              n_per_query=200, n_queries=10)
+              n_per_query=200, n_queries=10, quality=_quality(0.8))
     names = ("classifier (naive)", "classifier (corrected)")
     text = report.property_summary(mae=dict(zip(names, (0.14, 0.04))), coverage=dict(zip(names, (0.3, 0.97))),
                                    width=dict(zip(names, (0.19, 0.6))), **kw)
@@ -174,7 +199,7 @@ def test_property_summary_at_the_aim_and_at_the_promised_coverage():
     from mialib.evaluation import reference
     names = ("classifier (naive)", "classifier (corrected)")
     kw = dict(delta=0.05, generator_bias={"d": 0.07}, reader_rates=ReaderRates(0.8, 0.15, 130, 130),
-              n_per_query=200, n_queries=10, width=dict(zip(names, (0.19, 0.6))))
+              n_per_query=200, n_queries=10, width=dict(zip(names, (0.19, 0.6))), quality=_quality(0.8))
     aim = reference.PROPERTY_MAE_AIM
     text = report.property_summary(mae=dict(zip(names, (0.14, aim))), coverage=dict(zip(names, (0.3, 0.95))), **kw)
     assert f"reaches the aim** of a mean absolute error of at most {aim:.2f}" in text and "keep the promise" in text
@@ -185,16 +210,18 @@ def test_property_summary_at_the_aim_and_at_the_promised_coverage():
     assert f"error of at most {ex['eps']:g} with probability {1 - ex['delta']:g} is 738 samples" in text
 
 
-def _fairness_table(dp_ci, acc_ci, detection_p, mitigated_accuracy=0.9):
+def _fairness_table(dp_ci, acc_ci, detection_p, mitigated_accuracy=0.9, precision=0.8):
     import pandas as pd
-    rows = [dict(method="none", alpha=0.0, seed=0, accuracy=0.95, demographic_parity_difference=0.02)]
+    q = _quality(precision)["p = 0"]
+    rows = [dict(method="none", alpha=0.0, seed=0, accuracy=0.95, demographic_parity_difference=0.02, sample_quality=q)]
     for alpha in (0.2, 0.4):
         rows.append(dict(method="mi_greedy", alpha=alpha, seed=0, accuracy=0.93, demographic_parity_difference=0.15,
                          p_label_equals_s=0.7, i_sy=0.12, i_sy_closed_form=0.119, i_xy=0.9, i_xy_pool=0.95,
                          utility_within_10pct=True, demographic_parity_difference_change=0.13 * alpha,
                          demographic_parity_difference_change_ci=dp_ci, accuracy_change=-0.013,
                          accuracy_change_ci=acc_ci, detection_p=detection_p,
-                         mitigated_demographic_parity_difference=0.03, mitigated_accuracy=mitigated_accuracy))
+                         mitigated_demographic_parity_difference=0.03, mitigated_accuracy=mitigated_accuracy,
+                         sample_quality=q))
     rows.append(dict(rows[-1], seed=1, alpha=0.5))  # a later seed's rows are not quoted
     return pd.DataFrame(rows)
 
@@ -221,6 +248,26 @@ def test_a_bound_near_the_line_is_too_close_to_call(acc_lo):
     text = report.fairness_summary(_fairness_table((0.056, 0.197), (acc_lo, 0.02), 0.001))
     assert ("is **too close to call** here: the accuracy interval ends within 0.02 of its line, less than a "
             "bound has moved between two machines") in text
+
+
+def test_greedy_rules_summary_reads_each_rule_over_its_seeds():
+    import pandas as pd
+    rows = [dict(rule="all_cells", seed=s, p_label_equals_s=v, i_sy=i, i_sy_closed_form=0.119, utility_drift=d)
+            for s, v, i, d in [(0, 0.71, 0.13, 0.003), (1, 0.29, 0.14, -0.004), (2, 0.72, 0.15, 0.001)]]
+    rows += [dict(rule="one_direction", seed=s, p_label_equals_s=0.70, i_sy=0.12, i_sy_closed_form=0.119,
+                  utility_drift=0.002) for s in range(3)]
+    text = report.greedy_rules_summary(pd.DataFrame(rows))
+    assert text.startswith("Over 3 seeds, the **all-cells** rule ends with P(label = ink) between 0.290 and 0.720 "
+                           "(2 of 3 seeds on the side y = s), mean I(S;Y) 0.140 bits, utility drift at most 0.4%; "
+                           "the **one-direction** rule ends with P(label = ink) between 0.700 and 0.700 (3 of 3")
+    assert "Eq. 17 gives 0.119 bits" in text
+
+
+def test_a_claim_on_models_that_fail_the_quality_bar_is_too_close_to_call():
+    text = report.fairness_summary(_fairness_table((0.056, 0.197), (-0.02, 0.02), 0.001, precision=0.3))
+    assert ("is **too close to call** here: the sharers' samples fail the sample-quality bar, so these are not "
+            "models a receiver would use (on these intervals alone it would hold)") in text
+    assert "**4 of 4 models fail it**" in text
 
 
 def test_a_claim_on_one_seed_is_too_close_to_call_whatever_its_intervals():
