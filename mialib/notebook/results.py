@@ -140,11 +140,27 @@ class NotebookRun:
             "timings": {"wall_time_s": round(time.perf_counter() - self.started, 2),
                         **to_jsonable(timings or {})},
             "versions": {"mialib": __version__, "python": platform.python_version(),
-                         "torch_threads": _torch_threads()},
+                         "torch_threads": _torch_threads(), **machine()},
         }
         if extra:
             doc["extra"] = to_jsonable(extra)
         return write_json(paths.results_dir() / f"{self.notebook}.json", doc)
+
+
+def machine() -> dict:
+    """The CPU this process computes on: its model name (from /proc/cpuinfo where there is one) and
+    the instruction set torch's kernels dispatch to (``ATEN_CPU_CAPABILITY`` can lower it); the
+    numbers of a run depend on both through float rounding."""
+    import torch
+
+    name = platform.processor() or platform.machine()
+    cpuinfo = Path("/proc/cpuinfo")
+    if cpuinfo.is_file():
+        for line in cpuinfo.read_text(errors="replace").splitlines():
+            if line.startswith("model name"):
+                name = line.split(":", 1)[1].strip()
+                break
+    return {"cpu": name, "cpu_capability": torch.backends.cpu.get_cpu_capability()}
 
 
 def _torch_threads() -> int:

@@ -44,6 +44,7 @@ def test_write_results_schema_and_reproducibility(tmp_path, monkeypatch):
     assert d["figures"] == ["99_test_f.pdf", "99_test_f.png"]
     assert "wall_time_s" in d["timings"] and d["timings"]["train_s"] == 1.5
     assert d["versions"]["torch_threads"] == torch.get_num_threads()
+    assert d["versions"]["cpu_capability"] == torch.backends.cpu.get_cpu_capability() and d["versions"]["cpu"]
     assert without_timings(docs[0]) == without_timings(docs[1])
     plt.close("all")
 
