@@ -11,7 +11,7 @@ from mialib.attacks.property import PropertyReader, ReaderRates
 from mialib.data.coloured import coloured_population
 from mialib.diffusion.mixture import GaussianMixtureGenerator
 from mialib.experiments.property import (PropertyParams, ReceiverReadings, error_by_sample_size, error_curves,
-                                         estimates_by_estimator, generator_bias, train_sharer_models)
+                                         estimates_by_estimator, generator_bias, interval_targets, train_sharer_models)
 
 
 @pytest.fixture(autouse=True)
@@ -88,6 +88,19 @@ def test_estimates_by_estimator_regroups_each_generators_estimates():
     assert list(other) == ["GMM, classifier (corrected)"] and other["GMM, classifier (corrected)"] == by["classifier (corrected)"]
     with pytest.raises(ValueError, match="unknown estimator"):
         estimates_by_estimator(readings, params, rates, only=("oracle",))
+
+
+def test_interval_targets_are_what_each_interval_bounds():
+    pop = coloured_population(seed=0)
+    readings = _readings([0.2, 0.8])
+    targets = interval_targets(readings, pop)
+    assert list(targets) == ["classifier (naive)", "classifier (corrected)", "zero-shot colour rule"]
+    r = readings[0.8]
+    assert targets["classifier (naive)"][0.8] == r.reader_labels.mean()      # E f of the reader's labels
+    assert targets["zero-shot colour rule"][0.8] == r.rule_labels.mean()
+    assert targets["classifier (corrected)"][0.8] == r.generator_proportion(pop)  # the generator's own proportion
+    other = interval_targets(readings, pop, prefix="GMM, ", only=("classifier (corrected)",))
+    assert other == {"GMM, classifier (corrected)": targets["classifier (corrected)"]}
 
 
 def test_generator_bias_is_the_mean_absolute_gap_to_p():

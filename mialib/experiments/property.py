@@ -107,6 +107,17 @@ class ReceiverReadings:
                 "classifier (corrected)": query_estimates(self.reader_labels, rates=reader_rates, **q),
                 "zero-shot colour rule": query_estimates(self.rule_labels, **q)}
 
+    def interval_targets(self, pop: ColouredPopulation) -> dict[str, float]:
+        """What each estimator's interval bounds, for this generator (the names of :meth:`estimates`).
+        Hoeffding's bound on a naive estimate is about E f, the share of this generator's samples the
+        labeller calls 1 (read here on all of them, every query's samples pooled); the corrected one
+        is about the generator's own proportion (:meth:`generator_proportion`), given the reader's
+        rates hold on generated images. Neither is about the training proportion p unless the
+        generator reproduces it."""
+        return {"classifier (naive)": float(self.reader_labels.mean()),
+                "classifier (corrected)": self.generator_proportion(pop),
+                "zero-shot colour rule": float(self.rule_labels.mean())}
+
     def generator_proportion(self, pop: ColouredPopulation) -> float:
         """The generator's own proportion of property 1, as an oracle that knows the colour noise
         reads it: the colour rule on every sample, corrected with the rule's exact rates."""
@@ -126,6 +137,17 @@ def estimates_by_estimator(readings: dict, params: PropertyParams, reader_rates:
     if only is not None and len(out) != len(set(only)):
         raise ValueError(f"unknown estimator(s) in {list(only)}; known: "
                          f"{list(next(iter(readings.values())).estimates(params, reader_rates))}")
+    return out
+
+
+def interval_targets(readings: dict, pop: ColouredPopulation, *, prefix: str = "", only=None) -> dict:
+    """Estimator name -> p -> what its intervals bound (:meth:`ReceiverReadings.interval_targets`),
+    named as :func:`estimates_by_estimator` names them."""
+    out: dict[str, dict[float, float]] = {}
+    for p, r in readings.items():
+        for name, target in r.interval_targets(pop).items():
+            if only is None or name in only:
+                out.setdefault(prefix + name, {})[p] = target
     return out
 
 

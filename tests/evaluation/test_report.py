@@ -156,6 +156,18 @@ def test_property_summary_says_when_the_generators_bias_comes_from_weak_models()
     assert "comes from the generator itself." in text and "All 2 models pass" in text
 
 
+def test_property_summary_ranks_estimators_on_the_diffusion_sharers_only_and_scores_what_intervals_bound():
+    from mialib.attacks.property import ReaderRates
+    names = ("classifier (naive)", "classifier (corrected)", "another generator (Gaussian mixture), classifier (corrected)")
+    text = report.property_summary(
+        mae=dict(zip(names, (0.14, 0.085, 0.05))), coverage=dict(zip(names, (0.3, 1.0, 1.0))),
+        coverage_of_target=dict(zip(names, (0.9, 1.0, 1.0))), width=dict(zip(names, (0.19, 0.66, 0.6))), delta=0.05,
+        generator_bias={"diffusion": 0.078}, reader_rates=ReaderRates(0.8, 0.15, 130, 130), n_per_query=200,
+        n_queries=10, quality=_quality(0.8))
+    assert "the most accurate on the diffusion sharers is **classifier (corrected)** (the Gaussian-mixture row" in text
+    assert "Scored against what each interval bounds" in text and "classifier (naive) 0.90" in text
+
+
 def test_property_summary_states_aim_and_coverage():
     from mialib.attacks.property import ReaderRates
     kw = dict(delta=0.05, generator_bias={"diffusion": 0.078}, reader_rates=ReaderRates(0.8, 0.15, 130, 130),
@@ -314,3 +326,13 @@ def test_secmi_summary_tells_the_default_from_the_chosen_t_sec(t_sec, peak, says
         epochs=750, image_size=8)
     for phrase in says:
         assert phrase in text
+
+
+def test_calibrated_tpr_is_shown_with_the_fpr_it_really_reaches():
+    res = {"a": _r(0.8, **{"calibrated_tpr@1%fpr": 0.24, "calibrated_fpr@1%fpr": 0.027}),
+           "b": _r(0.9, **{"calibrated_tpr@1%fpr": 0.3, "calibrated_fpr@1%fpr": 0.01}), "c": _r(0.7)}
+    text = report._calibrated_tpr_text(res, {"a": "A", "b": "B", "c": "C"}, ["a", "b", "c"])
+    assert text == (" With the threshold fitted for 1% FPR on the calibration split, TPR / the FPR it really reaches on "
+                    "the evaluation non-members are A 0.240 / 0.027, B 0.300 / 0.010; where that FPR exceeds 1% FPR "
+                    "(A), the TPR is bought with it and can exceed the best-threshold TPR at exactly that FPR.")
+    assert report._calibrated_tpr_text({"c": _r(0.7)}, {"c": "C"}, ["c"]) == ""

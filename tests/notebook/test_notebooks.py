@@ -180,8 +180,12 @@ def test_smoke_run_of_every_notebook_is_reproducible(tmp_path, monkeypatch):
     monkeypatch.setenv("MIALIB_RESULTS", str(first / "results"))
     monkeypatch.setenv("MIALIB_FIGURES", str(first / "figures"))
     gallery = _gallery_tool()
-    assert gallery.main(["--out", str(tmp_path / "docs")]) == 0
+    readme = tmp_path / "README.md"
+    readme.write_text(f"# x\n{gallery.README_BEGIN}\n{gallery.README_END}\n")
+    assert gallery.main(["--out", str(tmp_path / "docs"), "--readme", str(readme)]) == 0
     md = (tmp_path / "docs" / "gallery.md").read_text()
+    block = readme.read_text()
+    assert "Results of commit(s)" in block and "#### 04 · every attack" in block and "| verdict |" in block
     for stem, _ in gallery.FIGURES:
         assert (tmp_path / "docs" / "gallery" / f"{stem}.png").stat().st_size > 0 and f"(gallery/{stem}.png)" in md
     auc = cmp["metrics"]["attacks"]["secmi_stat"]["auc"]
@@ -191,6 +195,6 @@ def test_smoke_run_of_every_notebook_is_reproducible(tmp_path, monkeypatch):
 
 def test_gallery_refuses_to_run_without_a_run(tmp_path, monkeypatch, capsys):
     monkeypatch.setenv("MIALIB_FIGURES", str(tmp_path / "no_figures"))
-    assert _gallery_tool().main(["--out", str(tmp_path / "docs")]) == 1
+    assert _gallery_tool().main(["--out", str(tmp_path / "docs"), "--readme", ""]) == 1
     assert "run ./run_all.sh first" in capsys.readouterr().err
     assert not (tmp_path / "docs").exists()
