@@ -261,7 +261,7 @@ def _fairness_table():
         rows.append({"method": method, "alpha": alpha, "demographic_parity_difference": dp,
                      "demographic_parity_difference_ci": [dp - 0.01, dp + 0.02], "equalized_odds_difference": dp * 2,
                      "equalized_odds_difference_ci": None, "accuracy": acc, "accuracy_ci": [acc - 0.02, acc + 0.01],
-                     "detection_p": p, "mitigated_demographic_parity_difference": dp / 2,
+                     "detection_p": p, "detection_statistic": dp * 1.5, "mitigated_demographic_parity_difference": dp / 2,
                      "mitigated_accuracy": acc - 0.01})
     return pd.DataFrame(rows)
 
@@ -289,12 +289,15 @@ def test_accuracy_fairness_scatter_one_point_per_sharer_labelled_by_alpha():
     assert [a.get_text() for a in ax.texts] == ["0", "0.2", "0.4", "0.4"] and _legend(ax) == ["none", "mi_greedy", "label_flip"]
 
 
-def test_detection_vs_alpha_log_p_values_and_the_level():
-    (ax,) = figures.detection_vs_alpha(_fairness_table(), level=0.05).axes
-    np.testing.assert_allclose(_xy(ax.lines[0]), [[0.0, 0.2, 0.4], [0.6, 0.01, 0.001]])
-    np.testing.assert_allclose(_xy(ax.lines[1]), [[0.0, 0.4], [0.6, 0.001]])
-    assert list(ax.lines[2].get_ydata()) == [0.05, 0.05] and ax.get_yscale() == "log"
-    assert _legend(ax) == ["mi_greedy", "label_flip", "level 0.05"]
+def test_detection_vs_alpha_statistic_and_log_p_values_side_by_side_with_level_and_floor():
+    ax_s, ax_p = figures.detection_vs_alpha(_fairness_table(), level=0.05, n_permutations=999).axes
+    np.testing.assert_allclose(_xy(ax_p.lines[0]), [np.array([0.0, 0.2, 0.4]) - 0.003, [0.6, 0.01, 0.001]])
+    np.testing.assert_allclose(_xy(ax_p.lines[1]), [np.array([0.0, 0.4]) + 0.003, [0.6, 0.001]])  # not on top
+    np.testing.assert_allclose(_xy(ax_s.lines[1])[1], np.array([0.02, 0.3]) * 1.5)
+    assert ax_p.lines[0].get_marker() != ax_p.lines[1].get_marker()
+    assert list(ax_p.lines[2].get_ydata()) == [0.05, 0.05] and list(ax_p.lines[3].get_ydata()) == [0.001, 0.001]
+    assert ax_p.get_yscale() == "log"
+    assert _legend(ax_p) == ["mi_greedy", "label_flip", "level 0.05", "smallest p of 999 permutations"]
 
 
 def test_mitigation_bars_before_and_after():
