@@ -128,6 +128,20 @@ def sweep_panels(sweep, t_mark: int | None = None, keys=(("auc", "AUC"), ("tpr@1
     return fig
 
 
+def sweeps_overlay(sweeps: dict, key: str = "auc", label: str = "AUC", t_mark: int | None = None, title: str = ""):
+    """Several sweeps of one parameter on one axis (``sweeps``: label -> Sweep), each with its 95%
+    band, and the default marked."""
+    fig, ax = _subplots(figsize=(5.5, 3.6))
+    for name, sweep in sweeps.items():
+        plots.plot_sweep(ax, sweep, key, label=name)
+    if t_mark is not None:
+        ax.axvline(t_mark, color="k", ls=":", lw=0.8, label=f"default {next(iter(sweeps.values())).parameter} = {t_mark}")
+    ax.set(ylabel=label, title=title)
+    ax.legend(fontsize=8)
+    fig.tight_layout()
+    return fig
+
+
 def noise_grid(images, noises, spreads, t: int, m: int, n_members: int):
     """Each image followed by its K predicted noises (one colour scale), labelled with its spread."""
     n, K = noises.shape[:2]

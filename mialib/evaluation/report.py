@@ -456,6 +456,33 @@ def fairness_summary(table, *, level: float = LEVEL,
 
 
 # ----------------------------------------------------------------------------- 07 text-to-image
+def t_sec_sweeps_text(sweeps: dict, default_t_sec: int) -> str:
+    """Notebook 07: SecMI_stat's t_sec swept on the latents under each prompt setting (``sweeps``:
+    setting -> Sweep): where it peaks, the default's AUC, and how far the first two settings' AUCs
+    ever differ across t_sec."""
+    first, *rest = list(sweeps)
+    s = sweeps[first]
+    best = s.best("auc")
+    text = (f"**SecMI_stat's t_sec on the latents.** Under the {first}s the AUC peaks at t_sec = {best} "
+            f"({s.results[best]['auc']:.3f})"
+            + (f"; at this run's t_sec = {default_t_sec} it is {s.results[default_t_sec]['auc']:.3f}"
+               if default_t_sec in s.results else "") + ".")
+    if rest:
+        other = sweeps[rest[0]]
+        common = [v for v in s.results if v in other.results]
+        gaps = [s.results[v]["auc"] - other.results[v]["auc"] for v in common]
+        text += (f" Against the {rest[0]}, the AUC differs by {min(gaps):+.3f} to {max(gaps):+.3f} across the "
+                 f"{len(common)} t_sec values (unpaired point estimates): "
+                 + ("at no swept t_sec does the caption move SecMI_stat's AUC by more than the hosts' tolerance "
+                    f"{HOST_TOLERANCE:g}, so its indifference to the caption is not a matter of the t_sec chosen "
+                    "(point estimates; the figure shows their intervals)."
+                    if max(abs(g) for g in gaps) <= HOST_TOLERANCE else
+                    "at some t_sec the caption moves the AUC by more than the hosts' tolerance "
+                    f"{HOST_TOLERANCE:g}, so where the attack looks decides whether it uses the caption (point "
+                    "estimates; the figure shows their intervals)."))
+    return text
+
+
 def text_to_image_summary(*, results: dict, diffs: dict, labels: dict, reference_auc: dict | None = None) -> str:
     """Notebook 07: every attack on the latent, text-conditioned model under each prompt setting
     (``results``: setting -> attack -> evaluate() dict), and, by the paired bootstrap, whether the

@@ -138,7 +138,7 @@ def sweep_part_scores(attack, parameter: str, values, target, x0, *, seed: int, 
 
 
 def _sweep_parts(attack, parameter: str, values, target, data, parts, *, seed: int, n_boot: int,
-                 known: dict | None = None, also: tuple = ()) -> tuple[Sweep, dict]:
+                 known: dict | None = None, also: tuple = (), cond: dict | None = None) -> tuple[Sweep, dict]:
     """The sweep of ``parameter`` scored on the two ``parts`` of ``data`` (members first); a
     value whose settings are in ``known`` (settings -> their scores of the two parts) is not
     scored again. Values in ``also`` are scored in the same pass but not reported: (the sweep,
@@ -154,8 +154,8 @@ def _sweep_parts(attack, parameter: str, values, target, data, parts, *, seed: i
             have[v] = known[cfg]
     todo = [v for v in values if v not in have] + [v for v in also if v not in values]
     with target.counting(sum(len(getattr(data, p)) for p in parts)) as q:
-        scored = [sweep_part_scores(attack, parameter, todo, target, getattr(data, p), seed=seed, part=p)
-                  for p in parts]
+        scored = [sweep_part_scores(attack, parameter, todo, target, getattr(data, p), seed=seed, part=p,
+                                    cond=(cond or {}).get(p)) for p in parts]
     for v, pair in have.items():
         for (scores, _), mine in zip(scored, pair):
             scores[v] = mine
@@ -170,16 +170,17 @@ def _sweep_parts(attack, parameter: str, values, target, data, parts, *, seed: i
 
 
 def sweep_attack(attack, parameter: str, values, target, data, *, seed: int, n_boot: int,
-                 known: dict | None = None) -> Sweep:
+                 known: dict | None = None, cond: dict | None = None) -> Sweep:
     """``attack`` (an :class:`~mialib.attacks.config.AttackConfig`) with ``parameter`` set to
     each of ``values``, scored on the evaluation parts of ``data`` (see the module docstring).
     ``known`` maps settings to their :class:`~mialib.attacks.scoring.SplitScores` on ``data``
     with this ``seed`` (e.g. ``{na: scores}``, the notebook's headline scores): a value whose
     settings are there is taken from them instead of being scored again (same scores, fewer
-    queries)."""
+    queries). ``cond`` maps a part name to its conditioning (e.g. a text-to-image target's prompts,
+    :meth:`mialib.experiments.text_to_image.CaptionedSplit.prompts`)."""
     known = {cfg: sc.evaluation for cfg, sc in (known or {}).items()}
     return _sweep_parts(attack, parameter, values, target, data, ("members", "nonmembers"), seed=seed, n_boot=n_boot,
-                        known=known)[0]
+                        known=known, cond=cond)[0]
 
 
 def score_split_with_sweep(attack, parameter: str, values, target, data, *, seed: int,

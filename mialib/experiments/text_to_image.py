@@ -26,6 +26,7 @@ from ..diffusion.sampling import sample_pipeline
 from ..diffusion.text_to_image import TextToImageConfig, train_text_to_image
 from ..evaluation.compare import compare
 from ..evaluation.metrics import evaluate_split, metrics_table
+from .sweeps import sweep_attack
 
 PROMPT_SETTINGS = ("ground-truth caption", "empty prompt", "wrong caption")
 
@@ -175,6 +176,15 @@ def prompt_ablation(settings: dict, target, split: CaptionedSplit, *, seed: int,
     scored under each of :data:`PROMPT_SETTINGS`, evaluation parts only."""
     return PromptAblation({s: {n: score_split(settings[n], target, split, seed=seed, calibration=False,
                                               cond=split.prompts(s)) for n in attacks} for s in PROMPT_SETTINGS})
+
+
+def t_sec_sweeps(secmi, target, split: CaptionedSplit, values, *, seed: int, n_boot: int,
+                 prompt_settings=PROMPT_SETTINGS[:2]) -> dict:
+    """SecMI's t_sec swept on the latents under each of ``prompt_settings`` (setting -> Sweep, one
+    shared inversion per image and setting; evaluation parts): where on the trajectory the
+    membership signal of the latent model sits, and whether the caption matters at any t_sec."""
+    return {s: sweep_attack(secmi, "t_sec", values, target, split, seed=seed, n_boot=n_boot, cond=split.prompts(s))
+            for s in prompt_settings}
 
 
 def generate_per_prompt(pipe, prompts, per_prompt: int, *, guidance_scale: float, seed: int = 0) -> dict:

@@ -322,3 +322,15 @@ def test_nearest_images_against_a_hand_made_case():
     want = torch.stack([(ref - s).abs().min() for s in samples.flatten()]).double()
     torch.testing.assert_close(near.nonmember_dist, want)
     assert near.frac_closer_to_training == float((near.training_dist < want).float().mean())
+
+
+def test_sweeps_overlay_draws_each_sweep_with_its_band_and_the_default():
+    def sweep(aucs):
+        return Sweep("t_sec", {t: {"auc": a, "ci": {"auc": [a - 0.05, a + 0.05]}} for t, a in aucs.items()})
+    fig = figures.sweeps_overlay({"ground-truth caption": sweep({10: 0.7, 50: 0.8}), "empty prompt": sweep({10: 0.69, 50: 0.81})},
+                                 t_mark=50, title="T")
+    (ax,) = fig.axes
+    np.testing.assert_allclose(_xy(ax.lines[0]), [[10, 50], [0.7, 0.8]])
+    np.testing.assert_allclose(_xy(ax.lines[1]), [[10, 50], [0.69, 0.81]])
+    assert len(ax.collections) == 2 and list(ax.lines[2].get_xdata()) == [50, 50]
+    assert _legend(ax) == ["ground-truth caption", "empty prompt", "default t_sec = 50"] and ax.get_title() == "T"

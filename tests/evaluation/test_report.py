@@ -336,3 +336,15 @@ def test_calibrated_tpr_is_shown_with_the_fpr_it_really_reaches():
                     "the evaluation non-members are A 0.240 / 0.027, B 0.300 / 0.010; where that FPR exceeds 1% FPR "
                     "(A), the TPR is bought with it and can exceed the best-threshold TPR at exactly that FPR.")
     assert report._calibrated_tpr_text({"c": _r(0.7)}, {"c": "C"}, ["c"]) == ""
+
+
+def test_t_sec_sweeps_text_says_whether_the_caption_matters_at_any_t_sec():
+    gt = _sweep("t_sec", {10: 0.8, 50: 0.85, 100: 0.78})
+    flat = _sweep("t_sec", {10: 0.79, 50: 0.84, 100: 0.79})
+    text = report.t_sec_sweeps_text({"ground-truth caption": gt, "empty prompt": flat}, 100)
+    assert "Under the ground-truth captions the AUC peaks at t_sec = 50 (0.850); at this run's t_sec = 100 " \
+           "it is 0.780." in text
+    assert "differs by -0.010 to +0.010 across the 3 t_sec values" in text and "not a matter of the t_sec chosen" in text
+    steep = _sweep("t_sec", {10: 0.7, 50: 0.85, 100: 0.78})
+    text = report.t_sec_sweeps_text({"ground-truth caption": gt, "empty prompt": steep}, 20)
+    assert "at some t_sec the caption moves the AUC" in text and "t_sec = 20" not in text
