@@ -171,24 +171,36 @@ def _greedy_all_cells(y, s, codes, n, k, rng, n_candidates, max_drift, max_base_
             pool = np.flatnonzero(~taken & (s == cs) & (y == cy))
             if not len(pool):
                 continue
-            cands = rng.choice(pool, min(n_candidates, len(pool)), replace=False)
-            devs = []
-            for c in cands:
-                xy[codes[c], cy] += 1
-                devs.append(abs(mutual_information_from_counts(xy) - i0))
-                xy[codes[c], cy] -= 1
-            best = (int(cands[int(np.argmin(devs))]), cs, cy)
-            if min(devs) < bound:
+            c, dev = _closest_candidate(pool, cy, xy, codes, i0, rng, n_candidates)
+            best = (c, cs, cy)
+            if dev < bound:
                 break
         if best is None:
             raise ValueError("the pool ran out of records")
-        c, cs, cy = best
-        chosen.append(c)
-        taken[c] = True
-        sy[cs, cy] += 1
-        xy[codes[c], cy] += 1
+        _take(*best, chosen, taken, sy, xy, codes)
     idx = np.asarray(chosen, dtype=np.int64)
     return idx, y[idx].copy()
+
+
+def _closest_candidate(pool, cy, xy, codes, i0, rng, n_candidates) -> tuple[int, float]:
+    """(the record, of ``n_candidates`` drawn from ``pool``, whose addition with label ``cy`` keeps
+    the selection's I(X;Y) closest to ``i0``; that distance)."""
+    cands = rng.choice(pool, min(n_candidates, len(pool)), replace=False)
+    devs = []
+    for c in cands:
+        xy[codes[c], cy] += 1
+        devs.append(abs(mutual_information_from_counts(xy) - i0))
+        xy[codes[c], cy] -= 1
+    j = int(np.argmin(devs))
+    return int(cands[j]), devs[j]
+
+
+def _take(c, cs, cy, chosen, taken, sy, xy, codes) -> None:
+    """Add record ``c`` of cell (``cs``, ``cy``) to the selection and its counts."""
+    chosen.append(c)
+    taken[c] = True
+    sy[cs, cy] += 1
+    xy[codes[c], cy] += 1
 
 
 def _greedy(y, s, codes, n, k, rng, n_candidates, direction):
@@ -212,18 +224,8 @@ def _greedy(y, s, codes, n, k, rng, n_candidates, direction):
         if not gains:
             raise ValueError("the pool ran out of records")
         cs, cy = max(gains, key=gains.get)
-        pool = np.flatnonzero(free[(cs, cy)])
-        cands = rng.choice(pool, min(n_candidates, len(pool)), replace=False)
-        devs = []
-        for c in cands:
-            xy[codes[c], cy] += 1
-            devs.append(abs(mutual_information_from_counts(xy) - i0))
-            xy[codes[c], cy] -= 1
-        best = int(cands[int(np.argmin(devs))])
-        chosen.append(best)
-        taken[best] = True
-        sy[cs, cy] += 1
-        xy[codes[best], cy] += 1
+        best, _ = _closest_candidate(np.flatnonzero(free[(cs, cy)]), cy, xy, codes, i0, rng, n_candidates)
+        _take(best, cs, cy, chosen, taken, sy, xy, codes)
     idx = np.asarray(chosen, dtype=np.int64)
     return idx, y[idx].copy()
 
