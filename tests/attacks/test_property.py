@@ -96,3 +96,36 @@ def test_property_reader_learns_the_colour(digits_split):
     assert reader.rates.n_pos + reader.rates.n_neg == round(0.3 * len(aux))
     test = pop.sample_with_proportion(200, 0.5, stream=9)
     assert (reader.predict(test.images) == test.attributes["colour"]).mean() > 0.7
+
+
+def test_clopper_pearson_closed_forms_and_exact_coverage():
+    from scipy.stats import binom
+
+    from mialib.attacks.property import clopper_pearson
+    assert clopper_pearson(0, 10, 0.05) == (0.0, pytest.approx(1 - 0.025 ** (1 / 10)))
+    assert clopper_pearson(10, 10, 0.05) == (pytest.approx(0.025 ** (1 / 10)), 1.0)
+    # exact coverage: the probability, over every count k ~ Bin(n, p), that the interval holds p
+    for p, n in [(0.9, 130), (0.15, 135), (0.5, 40)]:
+        cover = sum(binom.pmf(k, n, p) for k in range(n + 1) if clopper_pearson(k, n, 0.05)[0] <= p <= clopper_pearson(k, n, 0.05)[1])
+        assert cover >= 0.95
+    lo, hi = clopper_pearson(117, 130, 0.0125)  # a TPR of 0.9 at the corrected estimator's delta / 4
+    assert hi - lo < 2 * hoeffding_epsilon(130, 0.0125)  # narrower than Hoeffding's band of the same level
+    with pytest.raises(ValueError, match="k must"):
+        clopper_pearson(11, 10)
+
+
+def test_corrected_intervals_over_independent_repetitions_of_reader_and_queries():
+    """Fresh held-out rates and a fresh query in every repetition (what a second receiver would do):
+    the corrected interval holds at least 1 - delta of the time."""
+    rng = np.random.default_rng(7)
+    hits, widths = [], []
+    for _ in range(300):
+        measured = ReaderRates.measure(_labels(1.0, 0.85, 0.15, 135, rng).tolist() + _labels(0.0, 0.85, 0.15, 135, rng).tolist(),
+                                       [1] * 135 + [0] * 135)
+        e = corrected_estimate(_labels(0.3, 0.85, 0.15, 200, rng), measured, 0.05)
+        hits.append(e.covers(0.3))
+        widths.append(e.high - e.low)
+    assert np.mean(hits) >= 0.95
+    # exact bounds on the rates: about 0.52 wide (Hoeffding's on the rates: 0.69 at p^ = 0.45 here);
+    # eq. 12's Hoeffding band on the 200 labels alone is 0.21 / (TPR - FPR) = 0.30 of it
+    assert 0.45 < np.mean(widths) < 0.56
