@@ -466,7 +466,9 @@ def t_sec_sweeps_text(sweeps: dict, default_t_sec: int) -> str:
     text = (f"**SecMI_stat's t_sec on the latents.** Under the {first}s the AUC peaks at t_sec = {best} "
             f"({s.results[best]['auc']:.3f})"
             + (f"; at this run's t_sec = {default_t_sec} it is {s.results[default_t_sec]['auc']:.3f}"
-               if default_t_sec in s.results else "") + ".")
+               if default_t_sec in s.results else "")
+            + (". The ranking of the attacks below is at the default, not at this peak, which is chosen on the same "
+               "images and so optimistic." if best != default_t_sec else "."))
     if rest:
         other = sweeps[rest[0]]
         common = [v for v in s.results if v in other.results]

@@ -343,7 +343,7 @@ def test_t_sec_sweeps_text_says_whether_the_caption_matters_at_any_t_sec():
     flat = _sweep("t_sec", {10: 0.79, 50: 0.84, 100: 0.79})
     text = report.t_sec_sweeps_text({"ground-truth caption": gt, "empty prompt": flat}, 100)
     assert "Under the ground-truth captions the AUC peaks at t_sec = 50 (0.850); at this run's t_sec = 100 " \
-           "it is 0.780." in text
+           "it is 0.780. The ranking of the attacks below is at the default" in text
     assert "differs by -0.010 to +0.010 across the 3 t_sec values" in text and "not a matter of the t_sec chosen" in text
     steep = _sweep("t_sec", {10: 0.7, 50: 0.85, 100: 0.78})
     text = report.t_sec_sweeps_text({"ground-truth caption": gt, "empty prompt": steep}, 20)
