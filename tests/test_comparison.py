@@ -84,6 +84,10 @@ def test_a_query_curve_is_the_sweeps_queries_and_aucs_in_the_attacks_colour(setu
     data, target = setup
     na = NoiseAggregation(t=40, m=10)
     sw = sweep_attack(na, "K", [2, 3], target, data, seed=0, n_boot=0)
-    legend, queries, aucs, colour = query_curve("noise_aggregation", "noise aggregation", sw, na,
-                                                {"naive_loss": 0, "noise_aggregation": 1})
+    legend, queries, aucs, colour, lo, hi = query_curve("noise_aggregation", "noise aggregation", sw, na,
+                                                        {"naive_loss": 0, "noise_aggregation": 1})
     assert legend == "noise aggregation, K = 2, 3" and queries == [2, 3] and aucs == sw.values("auc") and colour == "C1"
+    assert lo == hi == aucs  # no bootstrap here: the bounds are the AUCs
+    sw = sweep_attack(na, "K", [2, 3], target, data, seed=0, n_boot=20)
+    *_, lo, hi = query_curve("noise_aggregation", "noise aggregation", sw, na, {"noise_aggregation": 0})
+    assert lo == [sw.results[k]["ci"]["auc"][0] for k in (2, 3)] and hi == [sw.results[k]["ci"]["auc"][1] for k in (2, 3)]

@@ -175,6 +175,21 @@ def test_auc_by_model_takes_known_scores_instead_of_scoring_again(setup):
     assert q.total == sum(a.queries() for a in attacks.values()) * (len(data.members) + len(data.nonmembers))
 
 
+def test_metrics_by_model_gives_the_same_aucs_with_their_intervals(setup):
+    data, target = setup
+    from mialib.experiments.sweeps import auc_by_model, metric_of, metrics_by_model
+
+    class _Model:
+        def target(self, batch_size):
+            return target
+    attacks = {"secmi": SecMI(t_sec=20)}
+    metrics = metrics_by_model({1: _Model()}, attacks, data, seed=3, n_boot=30)
+    assert metric_of(metrics) == auc_by_model({1: _Model()}, attacks, data, seed=3)
+    lo, hi = metric_of(metrics, interval=True)["secmi"][1]
+    assert lo <= metrics["secmi"][1]["auc"] <= hi and 0.0 <= lo <= hi <= 1.0
+    assert metrics["secmi"][1]["ci"]["auc"] == [lo, hi]
+
+
 @pytest.mark.parametrize("attack, parameter, values, shared_pass", [
     (SecMI(t_sec=50, k=10), "t_sec", [10, 20, 100], True),   # 50 is a point of the pass to 100
     (SecMI(t_sec=50, k=10), "t_sec", [10, 20], False),       # 50 lies beyond the sweep: scored alone

@@ -194,10 +194,13 @@ def ablation_panels(sweeps: list, title: str):
 # ----------------------------------------------------------------------------- 04
 def auc_vs_queries(results: dict, queries: dict, labels: dict, curves: list):
     """Each attack's AUC (with its interval) at its queries per image, and curves of attacks
-    along their own cost knob: ``curves`` is a list of (label, queries list, AUC list, colour)."""
+    along their own cost knob with their 95% bands: ``curves`` is a list of (label, queries list,
+    AUC list, colour, lower bounds, upper bounds), as :func:`mialib.experiments.comparison.query_curve`
+    gives them."""
     fig, ax = _subplots(figsize=(6, 4))
-    for label, xs, ys, colour in curves:
+    for label, xs, ys, colour, lo, hi in curves:
         ax.plot(xs, ys, "--", color=colour, alpha=0.7, label=label)
+        ax.fill_between(xs, lo, hi, color=colour, alpha=0.15)
     for i, n in enumerate(results):
         r = results[n]
         ax.plot(queries[n], r["auc"], "o", ms=8, color=f"C{i}", label=labels[n])
@@ -207,11 +210,16 @@ def auc_vs_queries(results: dict, queries: dict, labels: dict, curves: list):
     return fig
 
 
-def auc_vs_budget(budget_auc: dict, labels: dict, target_steps: int, epochs_per_step: float):
-    """AUC of each attack against the training budget (steps, log scale), epochs on top."""
+def auc_vs_budget(budget_auc: dict, labels: dict, target_steps: int, epochs_per_step: float,
+                  intervals: dict | None = None):
+    """AUC of each attack against the training budget (steps, log scale), epochs on top, with 95%
+    bands where ``intervals`` (attack -> steps -> (low, high)) gives them."""
     fig, ax = _subplots(figsize=(6.5, 4))
-    for n, by_steps in budget_auc.items():
-        ax.plot(list(by_steps), list(by_steps.values()), "o-", label=labels[n])
+    for i, (n, by_steps) in enumerate(budget_auc.items()):
+        ax.plot(list(by_steps), list(by_steps.values()), "o-", color=f"C{i}", label=labels[n])
+        if intervals and n in intervals:
+            lo, hi = np.array([intervals[n][s] for s in by_steps]).T
+            ax.fill_between(list(by_steps), lo, hi, color=f"C{i}", alpha=0.15)
     steps = sorted(next(iter(budget_auc.values())))
     ax.axhline(0.5, color="k", lw=0.8, ls=":")
     ax.axvline(target_steps, color="gray", lw=0.8, ls="--", label=f"the target above ({target_steps} steps)")

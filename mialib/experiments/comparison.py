@@ -33,11 +33,12 @@ def run_secmi_nns(target, data, settings: dict, *, seed: int, progress: bool = T
     return nns, 1000 * sw.seconds / (len(data.members) + len(data.nonmembers))
 
 
-def score_attacks(settings: dict, target, data, *, seed: int, sweeps: dict | None = None,
+def score_attacks(settings: dict, target, data, *, seed: int, sweeps: dict | None = None, sweep_n_boot: int = 0,
                   progress: bool = True) -> tuple[dict, dict]:
     """({name: :class:`~mialib.attacks.scoring.SplitScores`} of every attack in ``settings`` (name
     -> settings) on ``data``, {name: its :class:`~.sweeps.Sweep`}) for the attacks named in
-    ``sweeps`` (name -> (parameter, values), evaluated without bootstrap): a swept attack is
+    ``sweeps`` (name -> (parameter, values), evaluated with ``sweep_n_boot`` bootstrap resamples
+    for their intervals, none by default): a swept attack is
     scored with its sweep (:func:`~.sweeps.score_split_with_sweep`: one pass where the sweep is
     shared and reaches the attack's own value, the same scores as alone)."""
     sweeps = sweeps or {}
@@ -49,20 +50,24 @@ def score_attacks(settings: dict, target, data, *, seed: int, sweeps: dict | Non
         if name in sweeps:
             parameter, values = sweeps[name]
             scores[name], curves[name] = score_split_with_sweep(settings[name], parameter, values, target, data,
-                                                                seed=seed, n_boot=0)
+                                                                seed=seed, n_boot=sweep_n_boot)
         else:
             scores[name] = score_split(settings[name], target, data, seed=seed)
     return scores, curves
 
 
 def query_curve(name: str, label: str, sweep, attack, order) -> tuple:
-    """One attack's sweep as a curve of :func:`mialib.evaluation.figures.auc_vs_queries`: (legend,
-    queries per image of each swept value, their AUCs, the attack's colour). The colour is the
-    attack's place in ``order`` (the attacks' order in the figure's points) in matplotlib's cycle."""
+    """One attack's sweep of a cost knob (its other settings fixed) as a curve of
+    :func:`mialib.evaluation.figures.auc_vs_queries`: (legend, queries per image of each swept
+    value, their AUCs, the attack's colour, the AUCs' 95% lower and upper bounds). The colour is
+    the attack's place in ``order`` (the attacks' order in the figure's points) in matplotlib's
+    cycle; without bootstrap intervals the bounds are the AUCs themselves."""
     values = list(sweep.results)
     legend = f"{label}, {sweep.parameter} = {', '.join(map(str, values))}"
     queries = [attack.replace(**{sweep.parameter: v}).queries() for v in values]
-    return legend, queries, sweep.values("auc"), f"C{list(order).index(name)}"
+    aucs = sweep.values("auc")
+    bounds = [(sweep.results[v].get("ci") or {}).get("auc") or (a, a) for v, a in zip(values, aucs)]
+    return (legend, queries, aucs, f"C{list(order).index(name)}", [b[0] for b in bounds], [b[1] for b in bounds])
 
 
 @dataclass

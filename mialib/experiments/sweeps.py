@@ -219,11 +219,12 @@ def tune_on_calibration(attack, parameter: str, grid, target, data, *, seed: int
     return tuned.best("auc"), {v: r["auc"] for v, r in tuned.results.items()}
 
 
-def auc_by_model(models: dict, attacks: dict, data, *, seed: int, batch_size: int = 256,
-                 known: dict | None = None) -> dict:
-    """{attack name: {model key: AUC}}: every attack (name -> settings) on every model (key ->
-    :class:`~mialib.diffusion.trained.TrainedModel`, e.g. one per training budget), all on the
-    evaluation parts of ``data`` with the same noise. ``known`` (model key -> {attack name:
+def metrics_by_model(models: dict, attacks: dict, data, *, seed: int, batch_size: int = 256,
+                     known: dict | None = None, n_boot: int = 0) -> dict:
+    """{attack name: {model key: :func:`evaluate` dict}}: every attack (name -> settings) on every
+    model (key -> :class:`~mialib.diffusion.trained.TrainedModel`, e.g. one per training budget),
+    all on the evaluation parts of ``data`` with the same noise, with ``n_boot`` bootstrap
+    resamples for the intervals. ``known`` (model key -> {attack name:
     :class:`~mialib.attacks.scoring.SplitScores` with this ``seed``}) gives scores already
     computed, e.g. those of the target itself, which is the largest budget's model."""
     known = known or {}
@@ -235,5 +236,18 @@ def auc_by_model(models: dict, attacks: dict, data, *, seed: int, batch_size: in
             if scores is None:
                 target = target or model.target(batch_size=batch_size)
                 scores = score_split(cfg, target, data, seed=seed, calibration=False)
-            out[name][key] = evaluate(*scores.evaluation, n_boot=0)["auc"]
+            out[name][key] = evaluate(*scores.evaluation, n_boot=n_boot, seed=seed)
     return out
+
+
+def metric_of(metrics: dict, key: str = "auc", *, interval: bool = False) -> dict:
+    """{attack: {model key: one metric}} of :func:`metrics_by_model`'s result, or with
+    ``interval`` its 95% interval (low, high)."""
+    return {name: {k: tuple(r["ci"][key]) if interval else r[key] for k, r in by_model.items()}
+            for name, by_model in metrics.items()}
+
+
+def auc_by_model(models: dict, attacks: dict, data, *, seed: int, batch_size: int = 256,
+                 known: dict | None = None) -> dict:
+    """{attack name: {model key: AUC}} (:func:`metrics_by_model` without intervals)."""
+    return metric_of(metrics_by_model(models, attacks, data, seed=seed, batch_size=batch_size, known=known))

@@ -194,8 +194,10 @@ def test_ablation_panels_rows_of_metrics_and_the_papers_k_curve():
 def test_auc_vs_queries_points_at_their_cost_and_curves():
     res = {"a": _r(0.7), "b": _r(0.8)}
     (ax,) = figures.auc_vs_queries(res, {"a": 1, "b": 5}, {"a": "A", "b": "B"},
-                                   [("curve", [2, 5], [0.6, 0.8], "C1")]).axes
+                                   [("curve", [2, 5], [0.6, 0.8], "C1", [0.55, 0.75], [0.65, 0.85])]).axes
     np.testing.assert_allclose(_xy(ax.lines[0]), [[2, 5], [0.6, 0.8]])
+    band = ax.collections[0].get_paths()[0].vertices
+    assert band[:, 1].min() == pytest.approx(0.55) and band[:, 1].max() == pytest.approx(0.85)
     points = [ln for ln in ax.lines if ln.get_marker() == "o"]
     np.testing.assert_allclose([_xy(p) for p in points], [[[1], [0.7]], [[5], [0.8]]])
     bars = [c.lines[2][0].get_segments()[0] for c in ax.containers]  # [[x, lo], [x, hi]] per attack
@@ -212,6 +214,10 @@ def test_auc_vs_budget_one_line_per_attack_with_epochs_on_top():
     assert ax.get_xscale() == "log" and _legend(ax) == ["A", "B", "the target above (20 steps)"]
     assert [t.get_text() for t in ax.get_xticklabels()] == ["10", "20"]
     assert ax.child_axes[0].get_xlabel() == "epochs over the training images" and len(fig_axes) == 1
+    (ax, *_) = figures.auc_vs_budget({"a": {10: 0.6, 20: 0.7}}, {"a": "A"}, 20, 0.5,
+                                     intervals={"a": {10: (0.55, 0.65), 20: (0.66, 0.74)}}).axes
+    band = ax.collections[0].get_paths()[0].vertices
+    assert band[:, 1].min() == pytest.approx(0.55) and band[:, 1].max() == pytest.approx(0.74)
 
 
 def test_shift_comparison_bars_of_both_splits():

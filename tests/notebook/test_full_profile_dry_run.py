@@ -26,7 +26,7 @@ SHRINK = {
     "02_secmi": {"n_boot": 4, "external_n_boot": 2, "t_sec_sweep": [20, 50]},
     "03_noise_aggregation": {"n_boot": 4, "n_show": 1, "K_sweep": [2, 3], "t_sweep": [40, 80], "m_sweep": [20],
                              "sigma_sweep": [0.5]},
-    "04_attack_comparison": {"n_boot": 4, "K_curve": [2, 3], "t_sec_curve": [50],
+    "04_attack_comparison": {"n_boot": 4, "K_curve": [2, 3], "k_curve": [50],
                              "tuning_grid": {"naive_loss": [100], "pia_proximal": [200], "secmi_stat": [50],
                                              "noise_aggregation": [80]}},
     "05_property_inference": {"p_grid": [0.2, 0.8], "error_sizes": [4, 8], "gmm_components": 2,
