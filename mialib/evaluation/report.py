@@ -251,6 +251,14 @@ def comparison_summary(*, res: dict, labels: dict, queries: dict, diffs: dict, t
             f"The defaults were tuned on CIFAR-10; on this target the attacks prefer other timesteps (notebooks 02 "
             f"and 03 show the sweeps), so a ranking at one fixed default says as much about the default as about "
             f"the attack.")
+    strongest = max(res, key=lambda n: res[n]["auc"])
+    text.append(
+        f"**How far this verdict reaches.** Only timesteps were tuned here; noise aggregation has more knobs "
+        f"(K, sigma, the stride m, the injection mode), and notebook 03's ablations show each of them moving its AUC, "
+        f"the injection mode most, so a tuning of all of them on the calibration split could narrow the gap. The "
+        f"method is this project's reading of a paper that released no code (docs/papers.md). And neither attack "
+        f"of the paper's comparison is the strongest here: **{labels[strongest]}** reaches AUC "
+        f"{res[strongest]['auc']:.3f} at {queries[strongest]:g} queries per image.")
     a, b = res[na], res[sec]
     ahead = all(value_vs(a[k], b[k]) == ABOVE for k in ("tpr@1%fpr", "tpr@0.1%fpr"))
     text.append(
