@@ -37,11 +37,12 @@ ABOVE, BELOW, STRADDLES = "above", "below", "straddles"
 BEATS, LOSES, TIE, CLOSE = "beats", "loses to", "is not distinguishable from", "is too close to call against"
 HOLDS, FAILS, TOO_CLOSE = "holds", "fails", "too close to call"
 
-# The largest move of an interval's bound measured between two hosts running the same code on
-# the same data: 02's SecMI_NNs - SecMI_stat lower bound, -0.110 on one and -0.092 on another
-# (docs/cost.md, README "Reproducibility and safety"), rounded up. A bound nearer its threshold
-# than this can land on the other side on another machine.
-HOST_TOLERANCE = 0.02
+# The largest move of a verdict's deciding bound measured between two runs of the same code on the
+# same data, with a margin: 02's SecMI_NNs - SecMI_stat lower bound moved 0.018 between two hosts
+# (-0.110 / -0.092), and 07's SecMI_stat "true minus wrong caption" lower bound 0.0199 between
+# torch's AVX2 and its scalar kernels on one host (docs/reproducibility.md). A bound nearer its
+# threshold than this can land on the other side on another machine.
+HOST_TOLERANCE = 0.03
 
 
 def interval_vs(lo: float, hi: float, threshold: float) -> str:

@@ -59,13 +59,13 @@ def _secmi_text(nns_vs_stat, bf16_vs_fp32, res_fp32_same=None, note="NOTE"):
 
 
 def test_secmi_summary_states_paired_verdicts():
-    text = _secmi_text(_diff(-0.07, -0.1, -0.04), _diff(-0.01, -0.04, 0.03))
+    text = _secmi_text(_diff(-0.07, -0.1, -0.04), _diff(-0.01, -0.05, 0.04))
     assert "SecMI_NNs loses to SecMI_stat (AUC difference -0.070, 95% CI [-0.100, -0.040])" in text
     assert "bfloat16 is not distinguishable from fp32" in text and "within resampling noise" in text
     text = _secmi_text(_diff(-0.07, -0.1, -0.04), _diff(-0.008, -0.018, 0.001))
     assert "bfloat16 is too close to call against fp32" in text and "cannot be called across machines" in text
     assert "peaks at t_sec = 20 (0.980)" in text and "at the paper's default t_sec = 100 it is 0.917" in text
-    text = _secmi_text(_diff(0.05, 0.03, 0.09), _diff(-0.05, -0.08, -0.03))
+    text = _secmi_text(_diff(0.05, 0.035, 0.09), _diff(-0.05, -0.08, -0.035))
     assert "SecMI_NNs beats SecMI_stat" in text
     assert "bfloat16 loses to fp32" in text and "Rounding swamps" in text
 
@@ -115,18 +115,18 @@ def _comparison(d_sec, d_naive, budget_gain=0.4, blind_ci=(0.4, 0.52)):
 
 
 def test_comparison_summary_reproduces_or_refutes_the_claim_by_the_paired_rule():
-    text = _comparison(_diff(-0.043, -0.066, -0.023), _diff(0.047, 0.031, 0.084))
+    text = _comparison(_diff(-0.043, -0.066, -0.033), _diff(0.047, 0.031, 0.084))
     assert "Noise aggregation loses to SecMI_stat (AUC difference -0.043" in text
     assert "Noise aggregation beats Naive loss (AUC difference +0.047" in text
     assert "**not** reproduced" in text
     assert "Noise aggregation loses to SecMI_stat (AUC difference -0.059" in text  # tuned
     assert "every attack gains with training" in text and "interval contains 0.5" in text
-    text = _comparison(_diff(0.05, 0.03, 0.07), _diff(0.047, 0.031, 0.084), budget_gain=-0.1, blind_ci=(0.55, 0.6))
+    text = _comparison(_diff(0.05, 0.035, 0.07), _diff(0.047, 0.031, 0.084), budget_gain=-0.1, blind_ci=(0.55, 0.6))
     assert "The claim is reproduced here." in text
     assert "not every attack gains" in text and "interval excludes 0.5" in text
-    text = _comparison(_diff(0.01, -0.03, 0.03), _diff(0.047, 0.031, 0.084))
+    text = _comparison(_diff(0.01, -0.04, 0.04), _diff(0.047, 0.031, 0.084))
     assert "is not distinguishable from SecMI_stat" in text and "**not** reproduced" in text
-    text = _comparison(_diff(0.05, 0.03, 0.07), _diff(0.047, 0.011, 0.084))  # the bound 0.011 is within 0.02 of 0
+    text = _comparison(_diff(0.05, 0.035, 0.07), _diff(0.047, 0.011, 0.084))  # the bound 0.011 is within 0.03 of 0
     assert "Noise aggregation is too close to call against Naive loss" in text and "**too close to call**" in text
     assert "Only timesteps were tuned here" in text and "**SecMI_stat** reaches AUC 0.917 at 11 queries per image." in text
     assert "reproduced here" not in text and "**not** reproduced" not in text
@@ -240,26 +240,26 @@ def _fairness_table(dp_ci, acc_ci, detection_p, mitigated_accuracy=0.9, precisio
 
 
 def test_fairness_summary_judges_the_claim_by_the_paired_intervals():
-    text = report.fairness_summary(_fairness_table((0.056, 0.197), (-0.02, 0.02), 0.001))
+    text = report.fairness_summary(_fairness_table((0.056, 0.197), (-0.015, 0.02), 0.001))
     assert "accuracy 0.950 on real test digits" in text and "**mi_greedy** at alpha = 0.4" in text
     assert "changes by +0.052 (95% CI [+0.056, +0.197])" in text and "alpha = 0.5" not in text
     assert "unfairness at under 5% accuracy loss, **holds** here" in text
     assert "p = 0.0010 (detected at level 0.05)" in text and "gap to 0.030 at accuracy 0.900" in text
-    text = report.fairness_summary(_fairness_table((0.056, 0.197), (-0.08, 0.02), 0.05, float("nan")))
+    text = report.fairness_summary(_fairness_table((0.056, 0.197), (-0.09, 0.02), 0.05, float("nan")))
     assert "does **not** hold here (fairness degrades, but the accuracy loss may reach 5% or more)" in text
     assert "(not detected at level 0.05)" in text and "could not be fitted" in text
-    text = report.fairness_summary(_fairness_table((-0.03, 0.197), (-0.01, 0.02), 0.5))
+    text = report.fairness_summary(_fairness_table((-0.04, 0.197), (-0.01, 0.02), 0.5))
     assert "does **not** hold here (the fairness gap does not clearly grow)" in text
-    text = report.fairness_summary(_fairness_table((0.01, 0.197), (-0.08, 0.02), 0.5))
+    text = report.fairness_summary(_fairness_table((0.01, 0.197), (-0.09, 0.02), 0.5))
     assert "may reach 5% or more; whether fairness degrades is too close to call)" in text
-    text = report.fairness_summary(_fairness_table((1e-12 + 0.02, 0.197), (-0.08, 0.02), 0.5), max_accuracy_loss=0.1)
+    text = report.fairness_summary(_fairness_table((1e-12 + 0.03, 0.197), (-0.065, 0.02), 0.5), max_accuracy_loss=0.1)
     assert "unfairness at under 10% accuracy loss, **holds** here" in text
 
 
 @pytest.mark.parametrize("acc_lo", [-0.05 - 1e-12, -0.05, -0.05 + 1e-12, -0.069, -0.031])
 def test_a_bound_near_the_line_is_too_close_to_call(acc_lo):
     text = report.fairness_summary(_fairness_table((0.056, 0.197), (acc_lo, 0.02), 0.001))
-    assert ("is **too close to call** here: the accuracy interval ends within 0.02 of its line, less than a "
+    assert ("is **too close to call** here: the accuracy interval ends within 0.03 of its line, less than a "
             "bound has moved between two machines") in text
 
 
@@ -277,14 +277,14 @@ def test_greedy_rules_summary_reads_each_rule_over_its_seeds():
 
 
 def test_a_claim_on_models_that_fail_the_quality_bar_is_too_close_to_call():
-    text = report.fairness_summary(_fairness_table((0.056, 0.197), (-0.02, 0.02), 0.001, precision=0.3))
+    text = report.fairness_summary(_fairness_table((0.056, 0.197), (-0.015, 0.02), 0.001, precision=0.3))
     assert ("is **too close to call** here: the sharers' samples fail the sample-quality bar, so these are not "
             "models a receiver would use (on these intervals alone it would hold)") in text
     assert "**4 of 4 models fail it**" in text
 
 
 def test_a_claim_on_one_seed_is_too_close_to_call_whatever_its_intervals():
-    for acc_ci, seen in [((-0.02, 0.02), "would hold"), ((-0.08, 0.02), "would not hold"),
+    for acc_ci, seen in [((-0.015, 0.02), "would hold"), ((-0.09, 0.02), "would not hold"),
                          ((-0.05, 0.02), "would still be too close to call")]:
         table = _fairness_table((0.056, 0.197), acc_ci, 0.001)
         text = report.fairness_summary(table[table.seed == 0])
@@ -304,9 +304,9 @@ def test_text_to_image_summary_names_what_the_true_caption_changes():
     diffs = {"a": {"empty prompt": _diff(0.1, 0.0, 0.15)}, "b": {"empty prompt": _diff(-0.1, -0.15, 0.0)}}
     text = report.text_to_image_summary(results=res, diffs=diffs, labels={"a": "A", "b": "B"})
     assert "for no attack; too close to call for A, B;" in text and "Stable Diffusion" not in text
-    diffs = {"a": {"empty prompt": _diff(0.05, -0.03, 0.13)}, "b": {"empty prompt": _diff(0.1, 0.03, 0.15)}}
+    diffs = {"a": {"empty prompt": _diff(0.05, -0.05, 0.13)}, "b": {"empty prompt": _diff(0.1, 0.04, 0.15)}}
     text = report.text_to_image_summary(results=res, diffs=diffs, labels={"a": "A", "b": "B"})
-    assert "tolerance 0.02) for B;" in text and "too close" not in text
+    assert "tolerance 0.03) for B;" in text and "too close" not in text
 
 
 @pytest.mark.parametrize("t_sec, peak, says", [
