@@ -386,12 +386,11 @@ def _fairness_claim(dp_ci: tuple, acc_ci: tuple, max_accuracy_loss: float, n_see
     on_intervals = (HOLDS if all(v == HOLDS for v in parts.values()) else
                     FAILS if FAILS in parts.values() else TOO_CLOSE)
     claim = f"unfairness at under {max_accuracy_loss:.0%} accuracy loss"
+    seen = {HOLDS: "would hold", FAILS: "would not hold", TOO_CLOSE: "would still be too close to call"}[on_intervals]
     if not models_pass:
-        seen = {HOLDS: "would hold", FAILS: "would not hold", TOO_CLOSE: "would still be too close to call"}[on_intervals]
         return (f"the paper's claim, {claim}, is **too close to call** here: the sharers' samples fail the "
                 f"sample-quality bar, so these are not models a receiver would use (on these intervals alone it {seen}).")
     if n_seeds < 2:
-        seen = {HOLDS: "would hold", FAILS: "would not hold", TOO_CLOSE: "would still be too close to call"}[on_intervals]
         return (f"the paper's claim, {claim}, is **too close to call** here: it rests on one training seed "
                 f"(on that seed's intervals alone it {seen}).")
     if on_intervals == HOLDS:
