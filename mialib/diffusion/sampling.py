@@ -1,7 +1,10 @@
-"""Drawing images from a trained model with deterministic DDIM sampling (Song et al. 2021):
-start from x_{T-1} ~ N(0, I) (drawn on the CPU from the caller's generator) and apply
-D(x, t_i -> t_{i+1}) (docs/papers.md eq. 2) along an evenly spaced grid of ``steps`` timesteps
-down to t = 0, then predict the clean sample. The one sampler of every model kind: pixel UNets,
+"""Drawing images from a trained model with DDIM sampling (Song et al. 2021): start from
+x_{T-1} ~ N(0, I) (drawn on the CPU from the caller's generator) and apply D(x, t_i -> t_{i+1})
+(docs/papers.md eq. 2) along an evenly spaced grid of ``steps`` timesteps down to t = 0, then
+predict the clean sample. Deterministic by default (eta = 0); ``eta`` = 1 adds fresh noise at each
+step as DDPM's ancestral sampler does (:func:`.ddim.ddim_sample_step`), which on the small,
+briefly trained sharers of notebooks 05 and 06 is what keeps samples from diverging into colour
+static (docs/cost.md). The one sampler of every model kind: pixel UNets,
 class-conditional ones, and latent, text-conditioned ones (:func:`sample_pipeline` decodes their
 latents with the VAE). Optional classifier-free guidance (Ho & Salimans 2022):
 
@@ -16,8 +19,9 @@ from __future__ import annotations
 import numpy as np
 import torch
 
+from ..core.checks import check_float
 from ..core.progress import progress_bar
-from .ddim import ddim_step, predict_x0
+from .ddim import ddim_sample_step, predict_x0
 from .encoders import decode_latents, embed
 
 
@@ -33,14 +37,17 @@ def sample_ddim(unet: torch.nn.Module, alphas_cumprod, n: int, *, steps: int = 5
                 generator: torch.Generator | None = None, class_labels=None,
                 guidance_scale: float = 0.0, null_label: int | None = None,
                 batch_size: int = 256, progress: bool = True, cond: torch.Tensor | None = None,
-                null_cond: torch.Tensor | None = None, clip: bool = True) -> torch.Tensor:
-    """``n`` samples (Tensor[n, C, H, W], CPU; clamped to [-1, 1] with ``clip``) from ``unet``.
+                null_cond: torch.Tensor | None = None, clip: bool = True, eta: float = 0.0) -> torch.Tensor:
+    """``n`` samples (Tensor[n, C, H, W], CPU; clamped to [-1, 1] with ``clip``) from ``unet``,
+    by DDIM with noise level ``eta`` (:func:`.ddim.ddim_sample_step`: 0 deterministic, 1 DDPM's
+    ancestral sampling on the same grid of steps).
     A class-conditional UNet2DModel takes ``class_labels`` (and ``null_label`` for guidance);
     a UNet2DConditionModel takes ``cond`` (Tensor[n, sequence, dim] of encoder hidden states,
-    and ``null_cond`` [sequence, dim] for guidance). The initial noise is drawn on the CPU from
-    ``generator`` so samples do not depend on the device."""
+    and ``null_cond`` [sequence, dim] for guidance). The initial noise (and, with ``eta`` > 0, each
+    step's fresh noise) is drawn on the CPU from ``generator`` so samples do not depend on the device."""
     if n < 1 or steps < 1:
         raise ValueError(f"n and steps must be >= 1, got {n}, {steps}")
+    eta = check_float(eta, "eta", low=0.0, high=1.0)
     abar = torch.as_tensor(np.asarray(alphas_cumprod), dtype=torch.float64)
     grid = timestep_grid(len(abar), steps)
     cfg = unet.config
@@ -71,7 +78,8 @@ def sample_ddim(unet: torch.nn.Module, alphas_cumprod, n: int, *, steps: int = 5
         c_null = None if c is None or not guidance_scale else null_cond.to(dev, c.dtype).expand_as(c)
         for s, u in zip(grid[:-1], grid[1:]):
             e = _eps(unet, x, s, kw, c, guidance_scale, c_null)
-            x = ddim_step(x, e, abar[s], abar[u])
+            z = torch.randn(x.shape, generator=generator).to(dev) if eta else None
+            x = ddim_sample_step(x, e, abar[s], abar[u], eta, z)
             bar.update(1)
         e = _eps(unet, x, grid[-1], kw, c, guidance_scale, c_null)
         x0 = predict_x0(x, e, abar[grid[-1]])

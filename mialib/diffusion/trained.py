@@ -67,12 +67,13 @@ class TrainedModel:
 
     def sample(self, n: int, *, steps: int = 50, generator: torch.Generator | None = None,
                class_labels=None, guidance_scale: float = 0.0, batch_size: int = 256,
-               progress: bool = True) -> torch.Tensor:
-        """``n`` images by deterministic DDIM (:func:`.sampling.sample_ddim`); class-conditional
-        models take ``class_labels`` and classifier-free ``guidance_scale``."""
+               progress: bool = True, eta: float = 0.0) -> torch.Tensor:
+        """``n`` images by DDIM with noise level ``eta`` (:func:`.sampling.sample_ddim`; 0 is
+        deterministic); class-conditional models take ``class_labels`` and classifier-free
+        ``guidance_scale``."""
         return sample_ddim(self.unet, self.scheduler.alphas_cumprod, n, steps=steps, generator=generator,
                            class_labels=class_labels, guidance_scale=guidance_scale,
-                           null_label=self.num_classes, batch_size=batch_size, progress=progress)
+                           null_label=self.num_classes, batch_size=batch_size, progress=progress, eta=eta)
 
 
 def _check_training_data(images, labels, model: ModelConfig):

@@ -220,6 +220,35 @@ def _calibrated_tpr_text(res: dict, labels: dict, attacks, key: str = "tpr@1%fpr
                "can exceed the best-threshold TPR at exactly that FPR." if over else "."))
 
 
+def secmi_stride_text(results: dict, secmi: SecMI, label: str = "SecMI_stat") -> str:
+    """Notebook 04: what SecMI's query budget buys. ``results`` maps each stride k of a curve at
+    ``secmi.t_sec`` to its metrics (AUC and its interval); the text sets the fewest queries against
+    the default stride (or the finest of the curve when the default is not on it) and says what SecMI is at k = t_sec: no inversion, one step up from the model's
+    own noise at t = 0 (PIA's proximal initialisation), so its t-error is PIA's score with p = 2 at
+    t = t_sec times (1 - abar_t) / abar_t, exactly when abar_0 = 1 (tests/attacks/test_secmi.py)."""
+    if len(results) < 2:
+        raise ValueError(f"a stride curve needs two strides at least, got {sorted(results)}")
+    fewest = max(results)                          # the largest stride queries least
+    ref = secmi.k if secmi.k in results and secmi.k != fewest else min(results)
+    q = {k: secmi.replace(k=k).queries() for k in (fewest, ref)}
+    few, default = results[fewest], results[ref]
+    lo_f, hi_f = (few.get("ci") or {}).get("auc") or (few["auc"],) * 2
+    lo_d, hi_d = (default.get("ci") or {}).get("auc") or (default["auc"],) * 2
+    text = (f"**What SecMI's queries buy.** Along its stride k at t_sec = {secmi.t_sec}, {label} reaches "
+            f"{auc_text(few)} at k = {fewest} ({q[fewest]} queries) and {auc_text(default)} at "
+            f"{'its default ' if ref == secmi.k else ''}k = {ref} ({q[ref]} queries)")
+    if fewest == secmi.t_sec:
+        text += (". At k = t_sec SecMI inverts nothing: its one step up adds the model's own noise at t = 0, which is "
+                 "PIA's proximal initialisation, and its t-error is then PIA's score with p = 2 at t = t_sec, up to "
+                 "the factor (1 - abar_t) / abar_t (exactly when abar_0 = 1; tested)")
+    if interval_vs(lo_f, hi_f, hi_d) == ABOVE:
+        return text + (f". The finer inversion **loses** AUC on this target: at k = {ref} the interval lies wholly "
+                       f"below the one at k = {fewest}, so more queries are worse here.")
+    if interval_vs(lo_d, hi_d, hi_f) == ABOVE:
+        return text + f". The finer inversion gains AUC here: at k = {ref} the interval lies wholly above the one at k = {fewest}."
+    return text + ". The two intervals overlap, so these intervals show no gain from the finer inversion's extra queries."
+
+
 def comparison_summary(*, res: dict, labels: dict, queries: dict, diffs: dict, tuned: dict, tuned_res: dict,
                        tuned_diff: dict | None, budget_auc: dict, epochs_per_step: float, res_blind: dict,
                        res_blind_shifted: dict, res_shifted: dict, shift: str, n_nonmembers: int,

@@ -102,3 +102,38 @@ def test_bad_steps_raise(linear_abar, t_sec, k, match):
     with pytest.raises(ValueError, match=match):
         secmi_stat(target, torch.zeros(1, 1, 4, 4), t_sec, k)
 
+
+
+def _nonlinear_eps(x, t, cond=None):
+    """Any smooth eps that depends on x and t non-trivially (t: one step, or one per image)."""
+    t = torch.as_tensor(t, dtype=x.dtype, device=x.device)
+    t = t.view(-1, *[1] * (x.ndim - 1)) if t.numel() > 1 else t
+    return torch.tanh(1.7 * x + 0.001 * t) * (1 + 0.0005 * t) + 0.3 * x.roll(1, -1) ** 2
+
+
+@pytest.mark.parametrize("t_sec", [50, 100, 300])
+def test_secmi_at_stride_t_sec_is_pia_with_p_2_when_abar_0_is_1(linear_abar, t_sec):
+    """At k = t_sec SecMI inverts nothing (x~ = x0) and its one step up uses e0 = eps(x0, 0), PIA's
+    proximal initialisation. With abar_0 = 1, x^ - x0 = sqrt((1 - abar_t) / abar_t) (e0 - eps(x_t, t)),
+    so SecMI_stat = (1 - abar_t) / abar_t x PIA's score with p = 2 at t = t_sec, exactly."""
+    from mialib.attacks.baselines import pia_proximal
+    abar = torch.cat([torch.full((1,), 1 - 1e-15, dtype=torch.float64), linear_abar[1:]])  # abar_0 = 1 to float64
+    target = DiffusionTarget(_nonlinear_eps, abar, image_shape=(1, 8, 8))
+    x0 = torch.rand(12, 1, 8, 8, generator=torch.Generator().manual_seed(3)) * 2 - 1
+    a = float(abar[t_sec])
+    torch.testing.assert_close(secmi_stat(target, x0, t_sec, k=t_sec),
+                               (1 - a) / a * pia_proximal(target, x0, t_sec, p=2), rtol=1e-4, atol=1e-7)
+    # with the finer default stride the two are different attacks
+    assert not torch.allclose(secmi_stat(target, x0, t_sec, k=10), (1 - a) / a * pia_proximal(target, x0, t_sec, p=2),
+                              rtol=1e-2)
+
+
+def test_secmi_at_stride_t_sec_ranks_images_as_pia_with_p_2_on_the_papers_schedule(linear_abar):
+    """On the papers' schedule (abar_0 = 1 - 1e-4) the identity holds to first order: the ranks agree."""
+    from scipy.stats import spearmanr
+
+    from mialib.attacks.baselines import pia_proximal
+    target = DiffusionTarget(_nonlinear_eps, linear_abar, image_shape=(1, 8, 8))
+    x0 = torch.rand(64, 1, 8, 8, generator=torch.Generator().manual_seed(4)) * 2 - 1
+    rho = spearmanr(secmi_stat(target, x0, 100, k=100).numpy(), pia_proximal(target, x0, 100, p=2).numpy())[0]
+    assert rho > 0.99

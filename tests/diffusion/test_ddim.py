@@ -49,3 +49,51 @@ def test_ddim_step_matches_diffusers_ddim_scheduler(steps):
         got = ddim_step(x, e, float(abar[t]), float(abar[prev] if prev >= 0 else abar[0]))
         torch.testing.assert_close(got, want, rtol=1e-5, atol=1e-5)
         x = want
+
+
+@pytest.mark.parametrize("eta", [0.5, 1.0])
+def test_stochastic_ddim_step_matches_diffusers_ddim_scheduler_with_the_same_noise(eta):
+    """Song et al. eq. 12 with sigma of eq. 16: diffusers' DDIMScheduler.step at ``eta`` given the
+    same ``variance_noise``."""
+    from diffusers import DDIMScheduler
+
+    from mialib.diffusion.ddim import ddim_sample_step
+    from mialib.diffusion.models import build_scheduler
+    base = build_scheduler()
+    sched = DDIMScheduler.from_config(base.config, clip_sample=False, set_alpha_to_one=False,
+                                      prediction_type="epsilon", steps_offset=1)
+    sched.set_timesteps(10)
+    abar = base.alphas_cumprod
+    gen = torch.Generator().manual_seed(1)
+    x = torch.randn(3, 3, 8, 8, generator=gen)
+    for t in sched.timesteps.tolist()[:-1]:
+        e, z = torch.randn(x.shape, generator=gen), torch.randn(x.shape, generator=gen)
+        prev = t - 100
+        want = sched.step(e, t, x, eta=eta, variance_noise=z).prev_sample
+        got = ddim_sample_step(x, e, float(abar[t]), float(abar[prev]), eta, z)
+        torch.testing.assert_close(got, want, rtol=1e-5, atol=1e-5)
+        x = want
+
+
+def test_stochastic_ddim_step_at_eta_1_on_consecutive_steps_is_ddpm_ancestral_sampling():
+    """At eta = 1 and u = s - 1 the step is Ho et al.'s (2020) ancestral step: the posterior mean
+    (eq. 7, through x0^) plus sqrt(beta~_s) z with beta~_s = (1 - abar_{s-1}) / (1 - abar_s) beta_s."""
+    from mialib.diffusion.ddim import ddim_sample_step
+    from mialib.diffusion.models import build_scheduler
+    sched = build_scheduler()
+    abar = sched.alphas_cumprod.double()   # beta_s from abar (the stored betas are float32 roundings)
+    gen = torch.Generator().manual_seed(2)
+    for s in (1, 10, 500, 999):
+        x, e, z = (torch.randn(4, 1, 4, 4, generator=gen, dtype=torch.float64) for _ in range(3))
+        a_s, a_u = abar[s], abar[s - 1]
+        b = 1 - a_s / a_u
+        x0 = (x - (1 - a_s).sqrt() * e) / a_s.sqrt()
+        mean = a_u.sqrt() * b / (1 - a_s) * x0 + (1 - b).sqrt() * (1 - a_u) / (1 - a_s) * x
+        want = mean + ((1 - a_u) / (1 - a_s) * b).sqrt() * z
+        torch.testing.assert_close(ddim_sample_step(x, e, float(a_s), float(a_u), 1.0, z), want, rtol=1e-9, atol=1e-9)
+
+
+def test_stochastic_ddim_step_at_eta_0_is_the_deterministic_step_and_needs_no_noise():
+    from mialib.diffusion.ddim import ddim_sample_step
+    x, e = torch.randn(2, 1, 4, 4), torch.randn(2, 1, 4, 4)
+    assert torch.equal(ddim_sample_step(x, e, 0.3, 0.7, 0.0, None), ddim_step(x, e, 0.3, 0.7))

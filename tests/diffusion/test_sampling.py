@@ -87,3 +87,17 @@ def test_the_grid_is_shared_and_even():
     from mialib.diffusion.sampling import timestep_grid
     assert timestep_grid(1000, 5) == [999, 799, 599, 400, 200, 0]
     assert timestep_grid(10, 20) == list(range(9, -1, -1))  # rounding merges repeats
+
+
+def test_stochastic_sampling_is_seeded_differs_from_deterministic_and_checks_eta():
+    unet, abar = _Recorder(), build_scheduler().alphas_cumprod
+    draw = lambda eta, seed=0: sample_ddim(unet, abar, 3, steps=4, eta=eta, clip=False, progress=False,
+                                           generator=torch.Generator().manual_seed(seed))
+    assert torch.equal(draw(1.0), draw(1.0))
+    assert not torch.equal(draw(1.0), draw(1.0, seed=1))
+    assert not torch.allclose(draw(1.0), draw(0.0))
+    assert torch.equal(draw(0.0), sample_ddim(unet, abar, 3, steps=4, clip=False, progress=False,
+                                              generator=torch.Generator().manual_seed(0)))
+    for bad in (-0.1, 1.5, "1"):
+        with pytest.raises(ValueError, match="eta"):
+            draw(bad)

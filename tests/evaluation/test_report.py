@@ -349,3 +349,34 @@ def test_t_sec_sweeps_text_says_whether_the_caption_matters_at_any_t_sec():
     steep = _sweep("t_sec", {10: 0.7, 50: 0.85, 100: 0.78})
     text = report.t_sec_sweeps_text({"ground-truth caption": gt, "empty prompt": steep}, 20)
     assert "at some t_sec the caption moves the AUC" in text and "t_sec = 20" not in text
+
+
+def _stride_point(auc, lo, hi):
+    return {"auc": auc, "ci": {"auc": (lo, hi)}}
+
+
+@pytest.mark.parametrize("few, default, expect", [
+    ((0.98, 0.96, 0.99), (0.91, 0.88, 0.93), "**loses** AUC"),
+    ((0.80, 0.76, 0.84), (0.91, 0.88, 0.93), "gains AUC"),
+    ((0.92, 0.90, 0.94), (0.91, 0.88, 0.93), "intervals overlap"),
+    ((0.95, 0.93, 0.97), (0.91, 0.88, 0.93), "intervals overlap"),   # touching ends overlap
+    ((0.95, 0.9300000000001, 0.97), (0.91, 0.88, 0.93), "**loses** AUC"),
+])
+def test_secmi_stride_text_says_what_the_extra_queries_buy(few, default, expect):
+    from mialib.attacks import SecMI
+    results = {10: _stride_point(*default), 50: _stride_point(0.9, 0.85, 0.95), 100: _stride_point(*few)}
+    text = report.secmi_stride_text(results, SecMI())
+    assert expect in text
+    assert "k = 100 (2 queries)" in text and "k = 10 (11 queries)" in text
+    assert "PIA's proximal initialisation" in text        # k = t_sec is in the curve
+
+
+def test_secmi_stride_text_names_pia_only_when_the_curve_reaches_k_equal_t_sec():
+    from mialib.attacks import SecMI
+    results = {10: _stride_point(0.91, 0.88, 0.93), 50: _stride_point(0.95, 0.94, 0.96)}
+    text = report.secmi_stride_text(results, SecMI())
+    assert "PIA" not in text and "k = 50 (3 queries)" in text and "**loses**" in text
+    text = report.secmi_stride_text({50: _stride_point(0.95, 0.94, 0.96), 20: _stride_point(0.9, 0.85, 0.91)}, SecMI())
+    assert "at k = 20 (6 queries)" in text and "default" not in text   # the default stride is not on this curve
+    with pytest.raises(ValueError, match="two strides"):
+        report.secmi_stride_text({50: _stride_point(0.95, 0.94, 0.96)}, SecMI())
