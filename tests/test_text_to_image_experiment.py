@@ -98,3 +98,39 @@ def test_ablation_records_and_tables_keep_every_setting():
     table = PromptAblation.table({"ground-truth caption": {"naive_loss": res["a"]}, "empty prompt": {"naive_loss": res["b"]}},
                                  {"naive_loss": "Naive"})
     assert list(table.index) == [("ground-truth caption", "Naive"), ("empty prompt", "Naive")]
+
+
+def test_caption_halves_score_each_pair_and_the_pure_pairs_are_the_prompt_ablations(pipe):
+    from mialib.attacks import attack_settings, score_split
+    from mialib.diffusion.adapters import pipeline_target
+    from mialib.evaluation.compare import compare
+    from mialib.experiments.text_to_image import caption_half_effects, caption_halves
+    secmi = attack_settings({"secmi_stat": {"t_sec": 20}})["secmi_stat"]
+    g = torch.Generator().manual_seed(3)
+    split = CaptionedSplit(torch.rand(4, 3, 8, 8, generator=g) * 2 - 1, torch.rand(4, 3, 8, 8, generator=g) * 2 - 1,
+                           CAPTIONS[:4], CAPTIONS[4:8])
+    target = pipeline_target(pipe, batch_size=3)
+    halves = caption_halves(secmi, target, split)
+    gt, empty = "ground-truth caption", "empty prompt"
+    assert list(halves) == [(gt, gt), (gt, empty), (empty, gt), (empty, empty)]
+    for s in (gt, empty):   # a setting on both halves is the attack under that setting
+        want = score_split(secmi, target, split, seed=0, calibration=False, cond=split.prompts(s))
+        assert torch.equal(halves[(s, s)][0], want.members) and torch.equal(halves[(s, s)][1], want.nonmembers)
+    assert not torch.equal(halves[(gt, empty)][0], halves[(gt, gt)][0])   # the caption of the step back counts
+    assert not torch.equal(halves[(empty, gt)][0], halves[(gt, gt)][0])   # ... and that of the way up
+    known = caption_halves(secmi, target, split, known={(gt, gt): "given"})
+    assert known[(gt, gt)] == "given"
+    effects = caption_half_effects(halves, n_boot=5, seed=1)
+    assert effects["step back"] == compare(halves[(gt, gt)], halves[(gt, empty)], n_boot=5, seed=1)
+    assert effects["way up"] == compare(halves[(gt, gt)], halves[(empty, gt)], n_boot=5, seed=1)
+    assert effects["both"] == compare(halves[(gt, gt)], halves[(empty, empty)], n_boot=5, seed=1)
+
+
+def test_most_caption_sensitive_t_sec_is_where_the_two_sweeps_differ_most():
+    from mialib.experiments.sweeps import Sweep
+    from mialib.experiments.text_to_image import most_caption_sensitive_t_sec
+    gt = Sweep("t_sec", {10: {"auc": 0.8}, 50: {"auc": 0.9}, 300: {"auc": 0.6}})
+    empty = Sweep("t_sec", {10: {"auc": 0.79}, 50: {"auc": 0.95}, 300: {"auc": 0.75}})
+    assert most_caption_sensitive_t_sec({"ground-truth caption": gt, "empty prompt": empty}) == 300
+    with pytest.raises(ValueError, match="share no t_sec"):
+        most_caption_sensitive_t_sec({"ground-truth caption": gt, "empty prompt": Sweep("t_sec", {20: {"auc": 0.5}})})

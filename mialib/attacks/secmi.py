@@ -66,18 +66,23 @@ class SecMI(AttackConfig):
         return {t: -terror_of_maps(m) for t, m in maps.items()}
 
 
-def secmi_error_maps_sweep(target, x0, t_secs, k: int = SecMI.k, cond=None) -> dict:
+def secmi_error_maps_sweep(target, x0, t_secs, k: int = SecMI.k, cond=None, back_cond=None) -> dict:
     """{t_sec: x^ - x~ per element} for every t_sec of ``t_secs`` (multiples of ``k``) from ONE
     deterministic inversion of each batch up to max(t_secs) - k: the x~ of a smaller t_sec is a
-    point on the way (module docstring). Each map is bitwise the one of a run to that t_sec alone."""
+    point on the way (module docstring). Each map is bitwise the one of a run to that t_sec alone.
+    ``cond`` conditions the way up (the inversion and step 2's first D); ``back_cond``, when given,
+    the one step back (step 2's second D) instead, to measure what a caption does on each half of
+    the round trip (notebook 07)."""
     t_secs = sorted({int(t) for t in t_secs})
     if not t_secs:
         raise ValueError("t_secs is empty: give at least one t_sec")
     for t in t_secs:
         SecMI(t_sec=t, k=k).check(target)
     x0, cond = target.prepare(x0, cond)
+    back = cond if back_cond is None else target.cond.check(back_cond, len(x0))
     out = {t: torch.empty_like(x0) for t in t_secs}
     for sl, x, c in iter_batches(target, x0, cond):
+        c_back = None if back is None else back[sl]
         at = 0                                    # the step x is at
         for t_sec in t_secs:
             for s in range(at, t_sec - k, k):     # deterministic inversion on to t_sec - k
@@ -85,16 +90,17 @@ def secmi_error_maps_sweep(target, x0, t_secs, k: int = SecMI.k, cond=None) -> d
             at = t_sec - k
             x_tilde = x
             x_up, _ = target.ddim(x_tilde, t_sec - k, t_sec, c)
-            x_hat, _ = target.ddim(x_up, t_sec, t_sec - k, c)
+            x_hat, _ = target.ddim(x_up, t_sec, t_sec - k, c_back)
             out[t_sec][sl] = (x_hat - x_tilde).cpu()
     return out
 
 
 def secmi_error_maps(target, x0, t_sec: int = SecMI.t_sec, k: int = SecMI.k,
-                     cond=None) -> torch.Tensor:
+                     cond=None, back_cond=None) -> torch.Tensor:
     """x^ - x~ per element (Tensor[N, C, H, W], float32, CPU; in latent space for a latent
-    target) for every image in ``x0`` (Tensor[N, C, H, W] in [-1, 1]); see the module docstring."""
-    return secmi_error_maps_sweep(target, x0, [t_sec], k, cond)[t_sec]
+    target) for every image in ``x0`` (Tensor[N, C, H, W] in [-1, 1]); see the module docstring
+    and :func:`secmi_error_maps_sweep` for ``back_cond``."""
+    return secmi_error_maps_sweep(target, x0, [t_sec], k, cond, back_cond)[t_sec]
 
 
 def terror_of_maps(maps: torch.Tensor) -> torch.Tensor:
@@ -102,16 +108,16 @@ def terror_of_maps(maps: torch.Tensor) -> torch.Tensor:
     return maps.double().pow(2).flatten(1).sum(1)
 
 
-def secmi_terror(target, x0, t_sec: int = SecMI.t_sec, k: int = SecMI.k, cond=None) -> torch.Tensor:
+def secmi_terror(target, x0, t_sec: int = SecMI.t_sec, k: int = SecMI.k, cond=None, back_cond=None) -> torch.Tensor:
     """The t-error ||x^ - x~||^2 summed over elements, per image (Tensor[N], float64;
-    lower = more member-like)."""
-    return terror_of_maps(secmi_error_maps(target, x0, t_sec, k, cond))
+    lower = more member-like); ``back_cond`` as in :func:`secmi_error_maps_sweep`."""
+    return terror_of_maps(secmi_error_maps(target, x0, t_sec, k, cond, back_cond))
 
 
-def secmi_stat(target, x0, t_sec: int = SecMI.t_sec, k: int = SecMI.k, cond=None) -> torch.Tensor:
+def secmi_stat(target, x0, t_sec: int = SecMI.t_sec, k: int = SecMI.k, cond=None, back_cond=None) -> torch.Tensor:
     """SecMI_stat membership scores: minus the t-error (Tensor[N], float64; higher = more
     likely a member). A threshold on it is the attack."""
-    return -secmi_terror(target, x0, t_sec, k, cond)
+    return -secmi_terror(target, x0, t_sec, k, cond, back_cond)
 
 
 @dataclass

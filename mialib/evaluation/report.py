@@ -226,8 +226,12 @@ def secmi_stride_text(results: dict, secmi: SecMI, label: str = "SecMI_stat") ->
     the default stride (or the finest of the curve when the default is not on it) and says what SecMI is at k = t_sec: no inversion, one step up from the model's
     own noise at t = 0 (PIA's proximal initialisation), so its t-error is PIA's score with p = 2 at
     t = t_sec times (1 - abar_t) / abar_t, exactly when abar_0 = 1 (tests/attacks/test_secmi.py)."""
-    if len(results) < 2:
-        raise ValueError(f"a stride curve needs two strides at least, got {sorted(results)}")
+    if not results:
+        raise ValueError("the stride curve is empty")
+    if len(results) == 1:
+        (k, r), = results.items()
+        return (f"**What SecMI's queries buy.** This run's stride curve has one point, k = {k} "
+                f"({secmi.replace(k=k).queries()} queries, {auc_text(r)}): give k_curve two strides or more to compare.")
     fewest = max(results)                          # the largest stride queries least
     ref = secmi.k if secmi.k in results and secmi.k != fewest else min(results)
     q = {k: secmi.replace(k=k).queries() for k in (fewest, ref)}
@@ -519,6 +523,26 @@ def t_sec_sweeps_text(sweeps: dict, default_t_sec: int) -> str:
                     f"{HOST_TOLERANCE:g}, so where the attack looks decides whether it uses the caption (point "
                     "estimates; the figure shows their intervals)."))
     return text
+
+
+def caption_halves_text(effects: dict, halves_auc: dict, settings: tuple) -> str:
+    """Notebook 07: where SecMI_stat's round trip uses the caption. ``effects``: "way up", "step
+    back", "both" -> paired AUC difference (captioned minus not, :func:`.compare.compare`);
+    ``halves_auc``: (way up setting, step back setting) -> AUC; ``settings``: (captioned, not)."""
+    first, second = settings
+    parts = {"way up": "on the way up (the inversion)", "step back": "on the step back"}
+    said = {h: verdict(effects[h]) for h in (*parts, "both")}
+    text = (f"**Where SecMI_stat uses the caption.** With the {first}s on both halves of its round trip the AUC is "
+            f"{halves_auc[(first, first)]:.3f}; with the {second} on the way up only {halves_auc[(second, first)]:.3f}, on "
+            f"the step back only {halves_auc[(first, second)]:.3f}, on both {halves_auc[(second, second)]:.3f}. By the paired "
+            "bootstrap, " + "; ".join(describe(effects[h], f"the caption {where}", "no caption there")
+                                     for h, where in parts.items()) + ". ")
+    moved = [h for h in parts if said[h] in (BEATS, LOSES)]
+    if not moved:
+        return text + ("So these intervals show no effect of the caption on either half at this t_sec (which is not "
+                       "evidence of no effect where they are wide).")
+    return text + ("The caption matters " + " and ".join(parts[h] for h in moved) + ", where it "
+                   + " and ".join("raises" if said[h] == BEATS else "lowers" for h in moved) + " the AUC.")
 
 
 def text_to_image_summary(*, results: dict, diffs: dict, labels: dict, reference_auc: dict | None = None) -> str:

@@ -16,6 +16,7 @@ import numpy as np
 import torch
 
 from ..attacks.scoring import score_split
+from ..attacks.secmi import secmi_stat
 from ..core import paths
 from ..core.checks import check_int
 from ..data.coloured import ColouredPopulation, coloured_population
@@ -185,6 +186,45 @@ def t_sec_sweeps(secmi, target, split: CaptionedSplit, values, *, seed: int, n_b
     membership signal of the latent model sits, and whether the caption matters at any t_sec."""
     return {s: sweep_attack(secmi, "t_sec", values, target, split, seed=seed, n_boot=n_boot, cond=split.prompts(s))
             for s in prompt_settings}
+
+
+def most_caption_sensitive_t_sec(sweeps: dict, settings=PROMPT_SETTINGS[:2]) -> int:
+    """The t_sec of :func:`t_sec_sweeps` at which the AUCs under the two ``settings`` differ most
+    (the first such t_sec on ties): where the caption does the most, for :func:`caption_halves`."""
+    a, b = (sweeps[s].results for s in settings)
+    common = [t for t in a if t in b]
+    if not common:
+        raise ValueError("the two sweeps share no t_sec")
+    return max(common, key=lambda t: abs(a[t]["auc"] - b[t]["auc"]))
+
+
+def caption_halves(secmi, target, split: CaptionedSplit, *, settings=PROMPT_SETTINGS[:2], known: dict | None = None) -> dict:
+    """SecMI_stat with the prompt of each half of its round trip set apart: (setting of the way up,
+    setting of the step back) -> (member scores, non-member scores) for every pair of ``settings``
+    (evaluation parts). The way up is the inversion to x~ and the first D of step 2; the step back
+    is its second D (:func:`mialib.attacks.secmi.secmi_error_maps_sweep`). ``known`` gives pairs
+    already scored (e.g. a setting on both halves, from :func:`prompt_ablation`)."""
+    prompts = {s: split.prompts(s) for s in settings}
+    out = dict(known or {})
+    for up in settings:
+        for back in settings:
+            if (up, back) not in out:
+                out[(up, back)] = tuple(secmi_stat(target, getattr(split, part), secmi.t_sec, secmi.k,
+                                                   cond=prompts[up][part], back_cond=prompts[back][part])
+                                        for part in ("members", "nonmembers"))
+    return out
+
+
+def caption_half_effects(halves: dict, *, n_boot: int, seed: int, settings=PROMPT_SETTINGS[:2]) -> dict:
+    """What the first of ``settings`` (the ground-truth captions) adds on each half of
+    :func:`caption_halves` over the second (the empty prompt), by the paired bootstrap
+    (:func:`mialib.evaluation.compare.compare`): "way up" = AUC(both halves captioned) - AUC(way up
+    uncaptioned), "step back" likewise, and "both" = AUC(both captioned) - AUC(neither)."""
+    first, second = settings
+    full = halves[(first, first)]
+    return {"way up": compare(full, halves[(second, first)], n_boot=n_boot, seed=seed),
+            "step back": compare(full, halves[(first, second)], n_boot=n_boot, seed=seed),
+            "both": compare(full, halves[(second, second)], n_boot=n_boot, seed=seed)}
 
 
 def generate_per_prompt(pipe, prompts, per_prompt: int, *, guidance_scale: float, seed: int = 0) -> dict:

@@ -378,5 +378,25 @@ def test_secmi_stride_text_names_pia_only_when_the_curve_reaches_k_equal_t_sec()
     assert "PIA" not in text and "k = 50 (3 queries)" in text and "**loses**" in text
     text = report.secmi_stride_text({50: _stride_point(0.95, 0.94, 0.96), 20: _stride_point(0.9, 0.85, 0.91)}, SecMI())
     assert "at k = 20 (6 queries)" in text and "default" not in text   # the default stride is not on this curve
-    with pytest.raises(ValueError, match="two strides"):
-        report.secmi_stride_text({50: _stride_point(0.95, 0.94, 0.96)}, SecMI())
+    one = report.secmi_stride_text({50: _stride_point(0.95, 0.94, 0.96)}, SecMI())
+    assert "has one point, k = 50 (3 queries, AUC 0.950 [0.940, 0.960])" in one
+    with pytest.raises(ValueError, match="empty"):
+        report.secmi_stride_text({}, SecMI())
+
+
+def _diff(d, lo, hi):
+    return {"difference": d, "ci": (lo, hi)}
+
+
+def test_caption_halves_text_names_the_half_that_uses_the_caption():
+    settings = ("ground-truth caption", "empty prompt")
+    aucs = {(a, b): v for (a, b), v in zip([(s, t) for s in settings for t in settings], [0.80, 0.70, 0.79, 0.69])}
+    effects = {"way up": _diff(0.01, -0.01, 0.025), "step back": _diff(0.10, 0.07, 0.13), "both": _diff(0.11, 0.08, 0.14)}
+    text = report.caption_halves_text(effects, aucs, settings)
+    assert "the AUC is 0.800; with the empty prompt on the way up only 0.790, on the step back only 0.700, on both 0.690" in text
+    assert "The caption matters on the step back, where it raises the AUC." in text
+    flat = {h: _diff(0.0, -0.02, 0.02) for h in effects}
+    assert "show no effect of the caption on either half" in report.caption_halves_text(flat, aucs, settings)
+    both = {"way up": _diff(-0.1, -0.13, -0.07), "step back": _diff(0.10, 0.07, 0.13), "both": _diff(0.0, -0.02, 0.02)}
+    assert ("The caption matters on the way up (the inversion) and on the step back, where it lowers and raises the AUC."
+            in report.caption_halves_text(both, aucs, settings))
