@@ -12,7 +12,8 @@ from mialib.experiments.property import PropertyParams
 def test_property_sharers_are_unconditional_models():
     p = PropertyParams(block_out_channels=(16,), train_steps=7, lr=0.01, ema_decay=0.9)
     assert p.model_config() == ModelConfig(image_size=8, channels=3, block_out_channels=(16,), norm_num_groups=8)
-    assert p.train_config(3) == TrainConfig(steps=7, batch_size=64, lr=0.01, ema_decay=0.9, seed=3)
+    assert p.train_config(3) == TrainConfig(steps=7, batch_size=64, lr=0.01, ema_decay=0.9, snr_gamma=5.0, seed=3)
+    assert PropertyParams(snr_gamma=0.0).train_config(3).snr_gamma == 0.0 and p.sample_eta == 1.0
     assert p.train_config(3).label_dropout == 0.0
 
 
@@ -20,7 +21,8 @@ def test_fairness_sharers_are_class_conditional_with_label_dropout():
     f = FairnessParams(label_dropout=0.2, train_steps=5)
     assert f.model_config() == ModelConfig(image_size=8, channels=3, block_out_channels=(32,), norm_num_groups=8,
                                            num_classes=2)
-    assert f.train_config(1) == TrainConfig(steps=5, batch_size=64, lr=0.004, ema_decay=0.99, label_dropout=0.2, seed=1)
+    assert f.train_config(1) == TrainConfig(steps=5, batch_size=64, lr=0.004, ema_decay=0.99, label_dropout=0.2,
+                                            snr_gamma=5.0, seed=1)
     assert FairnessParams().n_train == 400 and PropertyParams().n_train == 256
 
 
@@ -29,6 +31,13 @@ def test_fairness_sharers_are_class_conditional_with_label_dropout():
 def test_shared_fields_are_checked_in_both(cls, field):
     with pytest.raises(ValueError, match=field):
         cls(**{field: 0})
+
+
+@pytest.mark.parametrize("cls", [PropertyParams, FairnessParams])
+@pytest.mark.parametrize("field, bad", [("sample_eta", 1.5), ("sample_eta", -0.1), ("snr_gamma", -1.0)])
+def test_sampling_noise_and_loss_weighting_are_checked_in_both(cls, field, bad):
+    with pytest.raises(ValueError, match=field):
+        cls(**{field: bad})
 
 
 def test_digit_quality_sets_samples_against_the_sharers_pool_and_the_receivers_digits():

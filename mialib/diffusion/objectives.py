@@ -6,6 +6,9 @@ fixed order, so a run stays a pure function of its settings and data.
   ``|| n - eps_theta( sqrt(abar_t) x0 + sqrt(1 - abar_t) n, t, c ) ||^2`` with t ~ U{0..T-1},
   n ~ N(0, I), optionally conditioned on c (class labels or text embeddings), which is replaced
   by the null condition with probability ``dropout`` (classifier-free guidance, Ho & Salimans 2022).
+  With ``snr_gamma`` = gamma > 0 each image's squared error is weighted by min(SNR_t, gamma) / SNR_t,
+  SNR_t = abar_t / (1 - abar_t) (Min-SNR-gamma, Hang et al., ICCV 2023, for noise prediction): the
+  nearly clean steps, whose noise is hard to see and matters little to a sample, weigh less.
 - :class:`VAEObjective`: an ``AutoencoderKL``'s reconstruction MSE plus ``kl_weight`` x its
   KL divergence per pixel value (Kingma & Welling 2014, with a reparameterised latent sample).
 """
@@ -30,9 +33,10 @@ class DenoisingObjective:
     meta: dict = {}  # a denoising state carries no extra settings (keeps existing states valid)
 
     def __init__(self, alphas_cumprod, device, cond_kw: str | None = None, null: torch.Tensor | None = None,
-                 dropout: float = 0.0):
+                 dropout: float = 0.0, snr_gamma: float = 0.0):
         self.abar = torch.as_tensor(alphas_cumprod, dtype=torch.float32).to(device)
         self.device, self.cond_kw, self.null, self.dropout = device, cond_kw, null, dropout
+        self.snr_gamma = float(snr_gamma)
 
     def __call__(self, model, x0: torch.Tensor, cond: torch.Tensor | None, gen: torch.Generator) -> torch.Tensor:
         b = len(x0)
@@ -46,7 +50,12 @@ class DenoisingObjective:
             if self.dropout > 0:
                 cond = drop_condition(cond, self.null, self.dropout, gen)
             kwargs[self.cond_kw] = cond.to(self.device)
-        return torch.nn.functional.mse_loss(model(xt, t, **kwargs).sample, noise)
+        pred = model(xt, t, **kwargs).sample
+        if not self.snr_gamma:
+            return torch.nn.functional.mse_loss(pred, noise)
+        snr = (a / (1 - a)).flatten()
+        weight = snr.clamp(max=self.snr_gamma) / snr
+        return ((pred - noise).pow(2).flatten(1).mean(1) * weight).mean()
 
 
 class VAEObjective:

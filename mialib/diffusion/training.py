@@ -45,6 +45,7 @@ class TrainConfig:
     grad_clip: float = 1.0           # max gradient norm (0: no clipping)
     label_dropout: float = 0.0       # P(label -> null label) for classifier-free guidance
     seed: int = 0                    # seeds batch order, timesteps and noise
+    snr_gamma: float = 0.0           # Min-SNR loss weighting min(SNR_t, gamma) / SNR_t (0: uniform, DDPM's eq. 14)
 
     def __post_init__(self):
         check_field_types(self)
@@ -56,9 +57,16 @@ class TrainConfig:
             raise ValueError(f"lr must be positive, got {self.lr}")
         if self.grad_clip < 0:
             raise ValueError(f"grad_clip must be >= 0 (0: no clipping), got {self.grad_clip}")
+        if self.snr_gamma < 0:
+            raise ValueError(f"snr_gamma must be >= 0 (0: uniform weighting), got {self.snr_gamma}")
 
     def to_dict(self) -> dict:
-        return asdict(self)
+        """The fields, without ``snr_gamma`` while it is 0 (uniform): models trained before the
+        field existed keep their cache keys."""
+        d = asdict(self)
+        if not self.snr_gamma:
+            d.pop("snr_gamma")
+        return d
 
 
 @dataclass
@@ -220,7 +228,7 @@ def train_diffusion(model: torch.nn.Module, alphas_cumprod: torch.Tensor, images
             raise ValueError("label_dropout > 0 with texts needs null_text of shape [sequence, dim]")
         cond, null, kw = texts, null_text, "encoder_hidden_states"
     device = torch.device(device)
-    objective = DenoisingObjective(alphas_cumprod, device, kw, null, cfg.label_dropout)
+    objective = DenoisingObjective(alphas_cumprod, device, kw, null, cfg.label_dropout, snr_gamma=cfg.snr_gamma)
     return fit(model, images, cfg, objective, cond=cond, meta=state_meta(cfg, images, labels, texts),
                device=device, **loop)
 

@@ -193,7 +193,7 @@ def receiver_outcome(poisoned: PoisonedModel, data: FairnessData, reader: Proper
     from sklearn.linear_model import LogisticRegression
 
     requested = np.repeat([0, 1], params.n_per_class)
-    samples = poisoned.model.sample(len(requested), steps=params.sample_steps, class_labels=requested,
+    samples = poisoned.model.sample(len(requested), steps=params.sample_steps, eta=params.sample_eta, class_labels=requested,
                                     guidance_scale=params.guidance_scale,
                                     generator=torch.Generator().manual_seed(seed), progress=False)
     x_syn = samples.flatten(1).double().numpy()

@@ -73,10 +73,10 @@ def train_sharer_models(pop: ColouredPopulation, p_grid, params: PropertyParams,
     return {p: SharerModel(p, sets[p], m) for (p, m) in zip(grid, models)}
 
 
-def sample_sharers(sharers: dict, n: int, *, steps: int, seed: int) -> dict[float, torch.Tensor]:
-    """``n`` samples of each sharer's model (p -> images), by DDIM with ``steps`` steps; the
-    sharer at position i of the grid draws its initial noise from seed + i."""
-    return {p: sh.model.sample(n, steps=steps, generator=make_generator(seed + i))
+def sample_sharers(sharers: dict, n: int, *, steps: int, seed: int, eta: float = 0.0) -> dict[float, torch.Tensor]:
+    """``n`` samples of each sharer's model (p -> images), by DDIM with ``steps`` steps and noise
+    level ``eta``; the sharer at position i of the grid draws its noise from seed + i."""
+    return {p: sh.model.sample(n, steps=steps, eta=eta, generator=make_generator(seed + i))
             for i, (p, sh) in enumerate(sharers.items())}
 
 

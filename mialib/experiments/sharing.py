@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import ClassVar
 
-from ..core.checks import check_int
+from ..core.checks import check_float, check_int
 from ..data.coloured import ColouredPopulation
 from ..evaluation.sample_quality import SampleQuality
 from ..core.config import Config
@@ -29,7 +29,9 @@ class SharerParams(Config):
     batch_size: int = 64               # images per training step
     lr: float = 0.004                  # AdamW learning rate
     ema_decay: float = 0.99            # EMA of the weights (the shared model)
+    snr_gamma: float = 5.0             # Min-SNR-5 loss weighting (mialib.diffusion.objectives; 0: uniform)
     sample_steps: int = 10             # DDIM steps per generated image
+    sample_eta: float = 1.0            # DDIM noise level: 1 = DDPM's ancestral sampling (0: deterministic)
 
     NUM_CLASSES: ClassVar[int | None] = None        # class-conditional sharers set the number of classes
     LABEL_DROPOUT_FIELD: ClassVar[str | None] = None  # ... and the field holding their label dropout
@@ -37,6 +39,8 @@ class SharerParams(Config):
     def validate(self) -> None:
         for name in ("n_train", "train_steps", "batch_size", "sample_steps"):
             check_int(getattr(self, name), name, low=1)
+        check_float(self.sample_eta, "sample_eta", low=0.0, high=1.0)
+        check_float(self.snr_gamma, "snr_gamma", low=0.0)
 
     def model_config(self) -> ModelConfig:
         """The sharer's UNet on 8x8 RGB digits (class-conditional when ``NUM_CLASSES`` is set)."""
@@ -47,7 +51,7 @@ class SharerParams(Config):
         """The sharer's training with ``seed`` (label dropout for class-conditional sharers)."""
         extra = {"label_dropout": getattr(self, self.LABEL_DROPOUT_FIELD)} if self.LABEL_DROPOUT_FIELD else {}
         return TrainConfig(steps=self.train_steps, batch_size=self.batch_size, lr=self.lr,
-                           ema_decay=self.ema_decay, seed=seed, **extra)
+                           ema_decay=self.ema_decay, snr_gamma=self.snr_gamma, seed=seed, **extra)
 
 
 def digit_quality(pop: ColouredPopulation) -> SampleQuality:

@@ -73,3 +73,45 @@ def test_train_vae_keeps_its_final_state_and_sets_the_scaling_factor(images, tmp
     again = build_vae(CFG, seed=7)  # a rerun after an interruption later on: the final state is restored
     assert train_vae(again, images, CFG, seed=1, progress=False, checkpoint=ckpt) == curve
     assert _same(again, first) and again.config.scaling_factor == first.config.scaling_factor
+
+
+class _ConstantNoise(torch.nn.Module):
+    """A 'UNet' that predicts the same noise everywhere: its squared error per image is known."""
+
+    def __init__(self, value: float):
+        super().__init__()
+        self.value = value
+
+    def forward(self, x, t, **kw):
+        return type("Out", (), {"sample": torch.full_like(x, self.value)})()
+
+
+@pytest.mark.parametrize("gamma", [0.5, 5.0])
+def test_min_snr_weighting_is_hang_et_al_for_noise_prediction(gamma):
+    """Loss = mean over images of min(SNR_t, gamma) / SNR_t x the image's mean squared error,
+    recomputed here from the same draws (t, then the noise, from the generator)."""
+    from mialib.diffusion.models import build_scheduler
+    from mialib.diffusion.objectives import DenoisingObjective
+    abar = build_scheduler().alphas_cumprod
+    x0 = torch.rand(16, 1, 4, 4, generator=torch.Generator().manual_seed(0)) * 2 - 1
+    model = _ConstantNoise(0.3)
+    got = DenoisingObjective(abar, "cpu", snr_gamma=gamma)(model, x0, None, torch.Generator().manual_seed(7))
+    g = torch.Generator().manual_seed(7)
+    t = torch.randint(0, len(abar), (16,), generator=g)
+    noise = torch.randn((16, 1, 4, 4), generator=g)
+    snr = abar[t].double() / (1 - abar[t].double())
+    weight = torch.minimum(snr, torch.tensor(gamma, dtype=torch.float64)) / snr
+    want = (weight * (0.3 - noise.double()).pow(2).flatten(1).mean(1)).mean()
+    assert got.item() == pytest.approx(want.item(), rel=1e-5)
+    assert (weight < 1).any() and (weight == 1).any()      # both regimes occur among these t
+    uniform = DenoisingObjective(abar, "cpu")(model, x0, None, torch.Generator().manual_seed(7))
+    assert uniform.item() == pytest.approx((0.3 - noise.double()).pow(2).mean().item(), rel=1e-5)
+    assert got.item() < uniform.item()
+
+
+def test_snr_gamma_enters_the_cache_key_only_when_set():
+    from mialib.diffusion.training import TrainConfig
+    assert "snr_gamma" not in TrainConfig().to_dict()          # keys of models trained before it existed hold
+    assert TrainConfig(snr_gamma=5.0).to_dict()["snr_gamma"] == 5.0
+    with pytest.raises(ValueError, match="snr_gamma"):
+        TrainConfig(snr_gamma=-1.0)
