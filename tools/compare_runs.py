@@ -20,6 +20,9 @@ import sys
 from collections import defaultdict
 from pathlib import Path
 
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from mialib.notebook.results import provenance  # noqa: E402
+
 INTERVAL_KEYS = ("ci",)
 
 
@@ -60,11 +63,9 @@ def moves(doc_a: dict, doc_b: dict) -> dict:
 
 
 def _stamp(folder: Path) -> str:
-    docs = [json.loads(p.read_text()) for p in sorted(folder.glob("[0-9][0-9]_*.json"))]
-    commits = sorted({d.get("git_commit", "?")[:10] for d in docs})
-    machines = sorted({f"{d.get('versions', {}).get('cpu', '?')}, {d.get('versions', {}).get('cpu_capability', '?')}, "
-                       f"{d.get('versions', {}).get('torch_threads', '?')} thread(s)" for d in docs})
-    return f"commit {', '.join(commits)}; {'; '.join(machines)}"
+    made = provenance(folder)
+    return (f"commit {', '.join(made['commits'])}; "
+            + "; ".join(f"{cpu}, {capability}, {threads} thread(s)" for cpu, capability, threads in made["machines"]))
 
 
 def table(folder_a: Path, folder_b: Path) -> list[str]:

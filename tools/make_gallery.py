@@ -22,6 +22,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from mialib.core import paths  # noqa: E402
+from mialib.notebook.results import provenance  # noqa: E402
 
 FIGURES = [
     ("01_train_target_model_samples_vs_nearest", "01 · samples of the target next to their nearest training image"),
@@ -121,12 +122,10 @@ README_END = "<!-- end of quick-run tables -->"
 
 def provenance() -> str:
     """"Results of commit(s) ... on <cpu> (<instruction set>, <threads> thread(s) per notebook)"."""
-    docs = [json.loads(p.read_text()) for p in sorted(paths.results_dir().glob("[0-9][0-9]_*.json"))]
-    commits = sorted({d.get("git_commit", "?")[:10] for d in docs})
-    machines = sorted({f"{v.get('cpu', 'an unrecorded CPU')} ({v.get('cpu_capability', '?')}, "
-                       f"{v.get('torch_threads', '?')} thread(s) per notebook)"
-                       for v in (d.get("versions", {}) for d in docs)})
-    return f"Results of commit(s) {', '.join(commits)} on {'; '.join(machines)}."
+    made = provenance(paths.results_dir())
+    machines = "; ".join(f"{cpu if cpu != '?' else 'an unrecorded CPU'} ({capability}, {threads} thread(s) per notebook)"
+                         for cpu, capability, threads in made["machines"])
+    return f"Results of commit(s) {', '.join(made['commits'])} on {machines}."
 
 
 def write_readme(readme: Path, lines: list[str]) -> None:

@@ -90,7 +90,7 @@ def read_mix(images: torch.Tensor, ink_floor: float = 0.25) -> np.ndarray:
     in the background does not dilute the ink (the weights do not change the exact value)."""
     x = (images.detach().double().cpu() + 1) / 2
     r, b = x[:, 0], x[:, 2]
-    w = ((r + b) / 1.1 - ink_floor).clamp_min(0.0)
+    w = (grey_intensity(images) - ink_floor).clamp_min(0.0)
     w = torch.where(w.sum((1, 2), keepdim=True) > 0, w, torch.ones_like(w))  # no ink: use every pixel
     ratio = ((w * b).sum((1, 2)) / (w * (r + b)).sum((1, 2)).clamp_min(1e-12)).numpy()
     return (1.1 * ratio - 0.1) / 0.9

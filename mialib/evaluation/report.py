@@ -347,7 +347,8 @@ def sample_quality_text(checks: dict) -> tuple[str, bool]:
             + f"; real digits the models never saw reach {first['real_precision']:.3f}, and the bar is "
             f"{first['bar']:g} of that ({first['bar'] * first['real_precision']:.3f}). "
             + (f"All {len(checks)} models pass." if n_pass == len(checks) else
-               f"**{len(checks) - n_pass} of {len(checks)} models fail it**: many of their samples are not digits."))
+               f"**{len(checks) - n_pass} of {len(checks)} models fail it**: too many of their samples are blurred or "
+               "malformed digits that lie off the manifold of real ones."))
     return text, n_pass == len(checks)
 
 
@@ -399,7 +400,7 @@ def property_summary(*, mae: dict, coverage: dict, width: dict, coverage_of_targ
         + ". Whatever the receiver does, this much error comes from the generator itself"
         + ("." if all_pass else
            ", and here the diffusion sharers fail the sample-quality bar below: their bias is at least partly that of "
-           "models too weak to draw digits, and says little about what sharing a good model reveals."),
+           "models too weak to draw real-looking digits, and says little about what sharing a good model reveals."),
         quality_text,
         f"Hoeffding's sample size for an error of at most {ex['eps']:g} with probability {1 - ex['delta']:g} is "
         f"{hoeffding_sample_size(ex['eps'], ex['delta'])} samples (eq. 13); the paper's queries of N = {n_per_query} give "

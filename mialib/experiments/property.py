@@ -124,31 +124,32 @@ class ReceiverReadings:
         return corrected_estimate(self.rule_labels, ReaderRates.exact(*colour_rule_rates(pop.noise))).value
 
 
+def _by_estimator(readings: dict, per_reading, prefix: str, only) -> dict:
+    """Estimator name (prefixed) -> p -> ``per_reading(reading)[name]`` over ``readings`` (p ->
+    :class:`ReceiverReadings`), every estimator or those named in ``only`` (unknown names refused)."""
+    out: dict = {}
+    for p, r in readings.items():
+        values = per_reading(r)
+        for name, v in values.items():
+            if only is None or name in only:
+                out.setdefault(prefix + name, {})[p] = v
+    if only is not None and len(out) != len(set(only)):
+        raise ValueError(f"unknown estimator(s) in {list(only)}; known: {list(values)}")
+    return out
+
+
 def estimates_by_estimator(readings: dict, params: PropertyParams, reader_rates: ReaderRates, *,
                            prefix: str = "", only=None) -> dict[str, dict[float, list[Estimate]]]:
     """Estimator name -> p -> the receiver's estimates (:meth:`ReceiverReadings.estimates`) from
     ``readings`` (p -> :class:`ReceiverReadings` of one generator per p), every estimator or those
     named in ``only``, each name prefixed with ``prefix`` (e.g. "Gaussian mixture, ")."""
-    out: dict[str, dict[float, list[Estimate]]] = {}
-    for p, r in readings.items():
-        for name, es in r.estimates(params, reader_rates).items():
-            if only is None or name in only:
-                out.setdefault(prefix + name, {})[p] = es
-    if only is not None and len(out) != len(set(only)):
-        raise ValueError(f"unknown estimator(s) in {list(only)}; known: "
-                         f"{list(next(iter(readings.values())).estimates(params, reader_rates))}")
-    return out
+    return _by_estimator(readings, lambda r: r.estimates(params, reader_rates), prefix, only)
 
 
 def interval_targets(readings: dict, pop: ColouredPopulation, *, prefix: str = "", only=None) -> dict:
     """Estimator name -> p -> what its intervals bound (:meth:`ReceiverReadings.interval_targets`),
     named as :func:`estimates_by_estimator` names them."""
-    out: dict[str, dict[float, float]] = {}
-    for p, r in readings.items():
-        for name, target in r.interval_targets(pop).items():
-            if only is None or name in only:
-                out.setdefault(prefix + name, {})[p] = target
-    return out
+    return _by_estimator(readings, lambda r: r.interval_targets(pop), prefix, only)
 
 
 def generator_bias(own_proportions: dict) -> dict[str, float]:

@@ -12,6 +12,7 @@ also holds run provenance that legitimately differs (e.g. whether a model came f
 from __future__ import annotations
 
 import dataclasses
+import json
 import math
 import platform
 import subprocess
@@ -185,6 +186,17 @@ def environment(device: str = "auto") -> dict:
             "diffusers": version("diffusers"), "mialib": __version__, "device": str(dev),
             "cpu threads": torch.get_num_threads(),
             "gpu": torch.cuda.get_device_name(0) if dev.type == "cuda" else "none"}
+
+
+def provenance(folder) -> dict:
+    """Where the results files ``NN_*.json`` in ``folder`` came from: {"commits": the distinct
+    commits (10 characters, sorted), "machines": the distinct (cpu, instruction set, threads)
+    triples, sorted}; what is not recorded reads "?"."""
+    docs = [json.loads(p.read_text()) for p in sorted(Path(folder).glob("[0-9][0-9]_*.json"))]
+    versions = [d.get("versions", {}) for d in docs]
+    return {"commits": sorted({d.get("git_commit", "?")[:10] for d in docs}),
+            "machines": sorted({(str(v.get("cpu", "?")), str(v.get("cpu_capability", "?")), str(v.get("torch_threads", "?")))
+                                for v in versions})}
 
 
 def without_timings(doc: dict) -> dict:
