@@ -73,16 +73,27 @@ def secmi_error_maps_sweep(target, x0, t_secs, k: int = SecMI.k, cond=None, back
     ``cond`` conditions the way up (the inversion and step 2's first D); ``back_cond``, when given,
     the one step back (step 2's second D) instead, to measure what a caption does on each half of
     the round trip (notebook 07)."""
+    return {t: maps[0] for t, maps in _round_trips(target, x0, t_secs, k, cond, [back_cond]).items()}
+
+
+def secmi_error_maps_backs(target, x0, t_sec: int, k: int, cond, back_conds) -> list:
+    """The maps x^ - x~ at ``t_sec`` for each condition of ``back_conds`` on the step back, from ONE
+    inversion under ``cond`` (None in ``back_conds``: ``cond`` itself); each equals
+    :func:`secmi_error_maps` with that ``back_cond``."""
+    return _round_trips(target, x0, [t_sec], k, cond, list(back_conds))[int(t_sec)]
+
+
+def _round_trips(target, x0, t_secs, k: int, cond, back_conds: list) -> dict:
+    """{t_sec: [x^ - x~ for each of ``back_conds``]} from one inversion per batch under ``cond``."""
     t_secs = sorted({int(t) for t in t_secs})
     if not t_secs:
         raise ValueError("t_secs is empty: give at least one t_sec")
     for t in t_secs:
         SecMI(t_sec=t, k=k).check(target)
     x0, cond = target.prepare(x0, cond)
-    back = cond if back_cond is None else target.cond.check(back_cond, len(x0))
-    out = {t: torch.empty_like(x0) for t in t_secs}
+    backs = [cond if b is None else target.cond.check(b, len(x0)) for b in back_conds]
+    out = {t: [torch.empty_like(x0) for _ in backs] for t in t_secs}
     for sl, x, c in iter_batches(target, x0, cond):
-        c_back = None if back is None else back[sl]
         at = 0                                    # the step x is at
         for t_sec in t_secs:
             for s in range(at, t_sec - k, k):     # deterministic inversion on to t_sec - k
@@ -90,8 +101,9 @@ def secmi_error_maps_sweep(target, x0, t_secs, k: int = SecMI.k, cond=None, back
             at = t_sec - k
             x_tilde = x
             x_up, _ = target.ddim(x_tilde, t_sec - k, t_sec, c)
-            x_hat, _ = target.ddim(x_up, t_sec, t_sec - k, c_back)
-            out[t_sec][sl] = (x_hat - x_tilde).cpu()
+            for i, back in enumerate(backs):
+                x_hat, _ = target.ddim(x_up, t_sec, t_sec - k, None if back is None else back[sl])
+                out[t_sec][i][sl] = (x_hat - x_tilde).cpu()
     return out
 
 

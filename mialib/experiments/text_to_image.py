@@ -16,7 +16,7 @@ import numpy as np
 import torch
 
 from ..attacks.scoring import score_split
-from ..attacks.secmi import secmi_stat
+from ..attacks.secmi import secmi_error_maps_backs, terror_of_maps
 from ..core import paths
 from ..core.checks import check_int
 from ..data.coloured import ColouredPopulation, coloured_population
@@ -202,17 +202,20 @@ def caption_halves(secmi, target, split: CaptionedSplit, *, settings=PROMPT_SETT
     """SecMI_stat with the prompt of each half of its round trip set apart: (setting of the way up,
     setting of the step back) -> (member scores, non-member scores) for every pair of ``settings``
     (evaluation parts). The way up is the inversion to x~ and the first D of step 2; the step back
-    is its second D (:func:`mialib.attacks.secmi.secmi_error_maps_sweep`). ``known`` gives pairs
-    already scored (e.g. a setting on both halves, from :func:`prompt_ablation`)."""
+    is its second D (:func:`mialib.attacks.secmi.secmi_error_maps_sweep`); the pairs with the same
+    way up share one inversion. ``known`` gives pairs already scored (e.g. a setting on both halves,
+    from :func:`prompt_ablation`)."""
     prompts = {s: split.prompts(s) for s in settings}
     out = dict(known or {})
     for up in settings:
-        for back in settings:
-            if (up, back) not in out:
-                out[(up, back)] = tuple(secmi_stat(target, getattr(split, part), secmi.t_sec, secmi.k,
-                                                   cond=prompts[up][part], back_cond=prompts[back][part])
-                                        for part in ("members", "nonmembers"))
-    return out
+        backs = [b for b in settings if (up, b) not in out]
+        if not backs:
+            continue
+        maps = {part: secmi_error_maps_backs(target, getattr(split, part), secmi.t_sec, secmi.k, prompts[up][part],
+                                             [prompts[b][part] for b in backs]) for part in ("members", "nonmembers")}
+        for i, b in enumerate(backs):   # SecMI_stat = -t-error (eq. 4); one inversion per way up serves every step back
+            out[(up, b)] = (-terror_of_maps(maps["members"][i]), -terror_of_maps(maps["nonmembers"][i]))
+    return {(u, b): out[(u, b)] for u in settings for b in settings}
 
 
 def caption_half_effects(halves: dict, *, n_boot: int, seed: int, settings=PROMPT_SETTINGS[:2]) -> dict:

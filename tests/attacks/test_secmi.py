@@ -164,3 +164,7 @@ def test_back_cond_conditions_only_the_step_back(linear_abar):
     assert not torch.allclose(got, secmi_error_maps(target, x0, t_sec, k, cond=up))
     with pytest.raises(ValueError):
         secmi_error_maps(target, x0, t_sec, k, cond=up, back_cond=back[:3])
+    from mialib.attacks.secmi import secmi_error_maps_backs
+    shared = secmi_error_maps_backs(target, x0, t_sec, k, up, [back, None, up])   # one inversion, three steps back
+    assert torch.equal(shared[0], got) and torch.equal(shared[1], shared[2])
+    assert torch.equal(shared[1], secmi_error_maps(target, x0, t_sec, k, cond=up))
