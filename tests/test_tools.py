@@ -62,3 +62,12 @@ def test_the_repository_readme_has_its_generated_block():
     mg = _tool("make_gallery")
     text = (TOOLS.parent / "README.md").read_text()
     assert text.count(mg.README_BEGIN) == 1 and text.count(mg.README_END) == 1
+
+
+def test_the_gallery_stamp_names_the_runs_commits_and_machines(tmp_path, monkeypatch):
+    mg = _tool("make_gallery")
+    _write(tmp_path / "run", 0.8, 0.7, "AVX2")
+    (tmp_path / "run" / "03_noise_aggregation.json").write_text(json.dumps({"git_commit": "def9876543210", "versions": {}}))
+    monkeypatch.setenv("MIALIB_RESULTS", str(tmp_path / "run"))
+    assert mg.provenance() == ("Results of commit(s) abc1234567, def9876543 on an unrecorded CPU (?, ? thread(s) per "
+                               "notebook); Test CPU (AVX2, 1 thread(s) per notebook).")

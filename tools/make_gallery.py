@@ -22,7 +22,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from mialib.core import paths  # noqa: E402
-from mialib.notebook.results import provenance  # noqa: E402
+from mialib.notebook.results import provenance as run_provenance  # noqa: E402
 
 FIGURES = [
     ("01_train_target_model_samples_vs_nearest", "01 · samples of the target next to their nearest training image"),
@@ -122,7 +122,7 @@ README_END = "<!-- end of quick-run tables -->"
 
 def provenance() -> str:
     """"Results of commit(s) ... on <cpu> (<instruction set>, <threads> thread(s) per notebook)"."""
-    made = provenance(paths.results_dir())
+    made = run_provenance(paths.results_dir())
     machines = "; ".join(f"{cpu if cpu != '?' else 'an unrecorded CPU'} ({capability}, {threads} thread(s) per notebook)"
                          for cpu, capability, threads in made["machines"])
     return f"Results of commit(s) {', '.join(made['commits'])} on {machines}."

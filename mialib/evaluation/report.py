@@ -542,8 +542,11 @@ def caption_halves_text(effects: dict, halves_auc: dict, settings: tuple) -> str
     if not moved:
         return text + ("So these intervals show no effect of the caption on either half at this t_sec (which is not "
                        "evidence of no effect where they are wide).")
-    return text + ("The caption matters " + " and ".join(parts[h] for h in moved) + ", where it "
-                   + " and ".join("raises" if said[h] == BEATS else "lowers" for h in moved) + " the AUC.")
+    verbs = {h: "raises" if said[h] == BEATS else "lowers" for h in moved}
+    if len(set(verbs.values())) == 1:
+        return text + ("The caption matters " + " and ".join(parts[h] for h in moved) + f"; it {verbs[moved[0]]} the AUC"
+                       + (" on both." if len(moved) > 1 else "."))
+    return text + "The caption matters on both halves: " + "; ".join(f"{parts[h]} it {verbs[h]} the AUC" for h in moved) + "."
 
 
 def text_to_image_summary(*, results: dict, diffs: dict, labels: dict, reference_auc: dict | None = None) -> str:

@@ -394,9 +394,12 @@ def test_caption_halves_text_names_the_half_that_uses_the_caption():
     effects = {"way up": _diff(0.01, -0.01, 0.025), "step back": _diff(0.10, 0.07, 0.13), "both": _diff(0.11, 0.08, 0.14)}
     text = report.caption_halves_text(effects, aucs, settings)
     assert "the AUC is 0.800; with the empty prompt on the way up only 0.790, on the step back only 0.700, on both 0.690" in text
-    assert "The caption matters on the step back, where it raises the AUC." in text
+    assert "The caption matters on the step back; it raises the AUC." in text
     flat = {h: _diff(0.0, -0.02, 0.02) for h in effects}
     assert "show no effect of the caption on either half" in report.caption_halves_text(flat, aucs, settings)
     both = {"way up": _diff(-0.1, -0.13, -0.07), "step back": _diff(0.10, 0.07, 0.13), "both": _diff(0.0, -0.02, 0.02)}
-    assert ("The caption matters on the way up (the inversion) and on the step back, where it lowers and raises the AUC."
-            in report.caption_halves_text(both, aucs, settings))
+    assert ("The caption matters on both halves: on the way up (the inversion) it lowers the AUC; on the step back it "
+            "raises the AUC." in report.caption_halves_text(both, aucs, settings))
+    down = {"way up": _diff(-0.1, -0.13, -0.07), "step back": _diff(-0.1, -0.13, -0.07), "both": _diff(0.0, -0.02, 0.02)}
+    assert ("The caption matters on the way up (the inversion) and on the step back; it lowers the AUC on both."
+            in report.caption_halves_text(down, aucs, settings))
