@@ -492,6 +492,11 @@ def fairness_summary(table, *, level: float = LEVEL,
             + (f"ThresholdOptimizer brings the gap to {top['mitigated_demographic_parity_difference']:.3f} at accuracy "
                f"{top['mitigated_accuracy']:.3f}." if not np.isnan(top["mitigated_accuracy"]) else
                "ThresholdOptimizer could not be fitted on these samples (an ink group with a single class)."))
+    if value_vs(base["detection_p"], level) == BELOW:
+        text.append(f"**The detection test fails its negative control:** the unpoisoned sharer's samples are \"detected\" "
+                    f"too (p = {base['detection_p']:.4f}), so dependence between ink and class in these samples is not "
+                    "evidence of poisoning: the model, or the reader of its samples' ink, ties the two without any "
+                    "poisoned record.")
     text.append(quality_text)
     return "\n\n".join(text)
 

@@ -403,3 +403,13 @@ def test_caption_halves_text_names_the_half_that_uses_the_caption():
     down = {"way up": _diff(-0.1, -0.13, -0.07), "step back": _diff(-0.1, -0.13, -0.07), "both": _diff(0.0, -0.02, 0.02)}
     assert ("The caption matters on the way up (the inversion) and on the step back; it lowers the AUC on both."
             in report.caption_halves_text(down, aucs, settings))
+
+
+def test_fairness_summary_says_when_the_detection_test_fails_its_negative_control():
+    table = _fairness_table((0.056, 0.197), (-0.015, 0.02), 0.001)
+    assert "negative control" not in report.fairness_summary(table)      # the clean row has no p here
+    table.loc[table.method == "none", "detection_p"] = 0.2
+    assert "negative control" not in report.fairness_summary(table)
+    table.loc[table.method == "none", "detection_p"] = 0.001
+    assert ("**The detection test fails its negative control:** the unpoisoned sharer's samples are \"detected\" too "
+            "(p = 0.0010)") in report.fairness_summary(table)
