@@ -58,7 +58,8 @@ BUGS = [
     ("SecMI inverts one step too far", "attacks/secmi.py", "attacks/secmi.py",
      "for s in range(at, t_sec - k, k):", "for s in range(at, t_sec, k):"),
     ("SecMI steps down to t_sec instead of t_sec - k", "attacks/secmi.py", "attacks/secmi.py",
-     "x_hat, _ = target.ddim(x_up, t_sec, t_sec - k, c)", "x_hat, _ = target.ddim(x_up, t_sec, t_sec, c)"),
+     "x_hat, _ = target.ddim(x_up, t_sec, t_sec - k, None if back is None else back[sl])",
+     "x_hat, _ = target.ddim(x_up, t_sec, t_sec, None if back is None else back[sl])"),
     ("DDIM re-noises with the source step's noise level", "diffusion/ddim.py", "ddim.py",
      "return a_u ** 0.5 * x0_pred + (1.0 - a_u) ** 0.5 * e", "return a_u ** 0.5 * x0_pred + (1.0 - a_s) ** 0.5 * e"),
     ("noise aggregation swaps the injection modes", "attacks/noise_aggregation.py", "attacks/noise_aggregation.py",
@@ -108,8 +109,8 @@ BUGS = [
     # the same four bugs where the code lives since the training loop takes objectives and the
     # sampler shares its timestep grid
     ("training regresses x0 instead of the noise", "diffusion/objectives.py", None,
-     "return torch.nn.functional.mse_loss(model(xt, t, **kwargs).sample, noise)",
-     "return torch.nn.functional.mse_loss(model(xt, t, **kwargs).sample, x0)"),
+     "return torch.nn.functional.mse_loss(pred, noise)",
+     "return torch.nn.functional.mse_loss(pred, x0)"),
     ("training draws timesteps from the first half only", "diffusion/objectives.py", None,
      "t = torch.randint(0, len(self.abar), (b,), generator=gen)",
      "t = torch.randint(0, len(self.abar) // 2, (b,), generator=gen)"),
