@@ -34,8 +34,7 @@ def ddim_sample_step(x: torch.Tensor, e: torch.Tensor, abar_s: float, abar_u: fl
     if not eta:
         return ddim_step(x, e, a_s, a_u)
     sigma = eta * ((1.0 - a_u) / (1.0 - a_s) * (1.0 - a_s / a_u)) ** 0.5
-    x0_pred = (x - (1.0 - a_s) ** 0.5 * e) / a_s ** 0.5
-    return a_u ** 0.5 * x0_pred + max(1.0 - a_u - sigma ** 2, 0.0) ** 0.5 * e + sigma * z
+    return a_u ** 0.5 * predict_x0(x, e, a_s) + max(1.0 - a_u - sigma ** 2, 0.0) ** 0.5 * e + sigma * z
 
 
 def predict_x0(x: torch.Tensor, e: torch.Tensor, abar_s: float) -> torch.Tensor:
