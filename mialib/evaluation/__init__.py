@@ -1,6 +1,7 @@
 """Evaluation: metrics from the exact ROC with bootstrap intervals (:mod:`.metrics`), paired
 comparisons and the one rule that states a verdict (:mod:`.compare`), fairness metrics
-(:mod:`.fairness`), the accuracy of property estimates (:mod:`.estimates`), memorisation
+(:mod:`.fairness`), the accuracy of property estimates (:mod:`.estimates`), means and intervals
+over training seeds (:mod:`.repetitions`), memorisation
 distances (:mod:`.memorisation`), whether samples are digits (:mod:`.sample_quality`), plots (:mod:`.plots`) and the
 notebooks' figures (:mod:`.figures`), the papers' reported numbers (:mod:`.reference`) and the
 sentences that report a run (:mod:`.report`)."""

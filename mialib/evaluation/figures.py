@@ -8,6 +8,7 @@ import numpy as np
 import torch
 
 from . import plots, reference
+from .repetitions import aggregate_seeds
 
 
 def _subplots(*args, **kwargs):
@@ -310,20 +311,42 @@ def _with_baseline(table):
             for m, g in _by_method(table).items() if m != "none"}
 
 
-def _errorbar(ax, g, key, label, offset=0.0):
-    lo, hi = np.array([c if c is not None else [v, v] for c, v in zip(g[key + "_ci"], g[key])]).T
-    ax.errorbar(g["alpha"] + offset, g[key], yerr=[g[key] - lo, hi - g[key]], fmt="o-", capsize=3, label=label)
+def _yerr(g, key):
+    """[below, above] error-bar lengths of ``key`` from its ``key_ci`` (zero where there is none)."""
+    values = np.asarray(g[key], dtype=float)
+    cis = g[key + "_ci"] if key + "_ci" in g else [None] * len(g)
+    lo, hi = np.array([c if c is not None and not np.isnan(v) else [v, v] for c, v in zip(cis, values)], dtype=float).T
+    return [values - lo, hi - values]
+
+
+def _errorbar(ax, g, key, label, offset=0.0, marker="o"):
+    ax.errorbar(g["alpha"] + offset, g[key], yerr=_yerr(g, key), fmt=f"{marker}-", capsize=3, label=label)
+
+
+def _over_seeds(table, keys):
+    """``table`` with one row per (method, alpha): each of ``keys`` the mean over the seeds, its
+    ``_ci`` the interval over the seeds, or the one seed's own (:func:`.repetitions.aggregate_seeds`),
+    and the sentence that says which the bars show."""
+    agg = aggregate_seeds(table if "seed" in table.columns else table.assign(seed=0),
+                          [k for k in keys if k in table.columns])
+    n = int(agg.n_seeds.max())
+    return agg, (f"means over {n} training seeds; bars: 95% interval over the seeds" if n > 1 else
+                 "one training seed; bars: 95% bootstrap interval over the test digits")
 
 
 def fairness_vs_alpha(table):
-    """Demographic-parity and equalized-odds gaps, and accuracy, against alpha per method."""
-    fig, axes = _subplots(1, 3, figsize=(13, 3.6))
-    for i, (m, g) in enumerate(_with_baseline(table).items()):
-        for ax, key in zip(axes, ("demographic_parity_difference", "equalized_odds_difference", "accuracy")):
+    """Demographic-parity and equalized-odds gaps, and accuracy, against alpha per method (means
+    over the seeds with their interval over the seeds when the table has several)."""
+    keys = ("demographic_parity_difference", "equalized_odds_difference", "accuracy")
+    agg, what = _over_seeds(table, keys)
+    fig, axes = _subplots(1, 3, figsize=(13, 3.9))
+    for i, (m, g) in enumerate(_with_baseline(agg).items()):
+        for ax, key in zip(axes, keys):
             _errorbar(ax, g, key, m, offset=0.005 * (i - 0.5))
     for ax, title in zip(axes, ("demographic-parity difference", "equalized-odds difference", "accuracy")):
         ax.set(xlabel="alpha (share of poisoned records)", title=title)
         ax.legend(fontsize=8)
+    fig.suptitle(what, fontsize=9)
     fig.tight_layout()
     return fig
 
@@ -344,17 +367,25 @@ def accuracy_fairness_scatter(table):
 
 def detection_vs_alpha(table, level: float = 0.05, n_permutations: int | None = None):
     """The receiver's dependence test on its samples, per method against alpha: left, the statistic
-    (the ink-class gap in the samples, which keeps growing where p-values saturate); right, its
-    permutation p-value (log), with the level and, given ``n_permutations``, the smallest p such a
-    test can give, 1 / (n + 1). Methods are drawn side by side (a small offset in alpha, distinct
-    markers), so one cannot hide another."""
-    fig, (ax_s, ax_p) = _subplots(1, 2, figsize=(10, 3.6))
-    groups = _with_baseline(table)
+    (the ink-class gap in the samples, which keeps growing where p-values saturate), the mean over
+    the seeds with its interval over them; right, its permutation p-value (log): the line through
+    the median over the seeds, a point per seed when there are several, with the level and, given
+    ``n_permutations``, the smallest p such a test can give, 1 / (n + 1). Methods are drawn side
+    by side (a small offset in alpha, distinct markers), so one cannot hide another."""
+    agg, what = _over_seeds(table, ("detection_statistic",))
+    several = int(agg.n_seeds.max()) > 1
+    per_seed = table if "seed" in table.columns else table.assign(seed=0)
+    fig, (ax_s, ax_p) = _subplots(1, 2, figsize=(10, 3.9))
+    groups, seeds = _with_baseline(agg), _with_baseline(per_seed)
     for i, (m, g) in enumerate(groups.items()):
         dx = (i - (len(groups) - 1) / 2) * 0.006
         marker = "osD^v"[i % 5]
-        ax_s.plot(g["alpha"] + dx, g["detection_statistic"], marker=marker, ls="-", label=m)
-        ax_p.plot(g["alpha"] + dx, g["detection_p"], marker=marker, ls="-", label=m)
+        _errorbar(ax_s, g, "detection_statistic", m, offset=dx, marker=marker)
+        p = seeds[m].groupby("alpha", sort=True).detection_p.median()
+        ax_p.plot(p.index.to_numpy() + dx, p.to_numpy(), marker=marker, ls="-", label=m)
+        if several:
+            ax_p.scatter(seeds[m].alpha + dx, seeds[m].detection_p, marker=marker, s=12, alpha=0.5,
+                         color=ax_p.lines[-1].get_color())
     ax_p.axhline(level, color="k", ls=":", lw=0.8, label=f"level {level}")
     if n_permutations:
         ax_p.axhline(1 / (n_permutations + 1), color="grey", ls="--", lw=0.8,
@@ -363,21 +394,26 @@ def detection_vs_alpha(table, level: float = 0.05, n_permutations: int | None = 
     ax_p.set(yscale="log", xlabel="alpha", ylabel="p-value (log)", title="Can the receiver see the poisoning?")
     ax_s.legend(fontsize=8)
     ax_p.legend(fontsize=7)
+    fig.suptitle(what if several else "one training seed: no interval over seeds" , fontsize=9)
     fig.tight_layout()
     return fig
 
 
 def mitigation(table):
     """Demographic-parity difference and accuracy of each sharer's receiver, before and after
-    fairlearn's ThresholdOptimizer."""
-    fig, axes = _subplots(1, 2, figsize=(11, 3.6))
-    names = [f"{r.method}, {r.alpha:g}" for r in table.itertuples()]
+    fairlearn's ThresholdOptimizer: means over the seeds, bars their interval over the seeds (or,
+    with one seed, its bootstrap interval over the test digits)."""
+    keys = ("demographic_parity_difference", "accuracy")
+    agg, what = _over_seeds(table, (*keys, *("mitigated_" + k for k in keys)))
+    fig, axes = _subplots(1, 2, figsize=(11, 3.9))
+    names = [f"{r.method}, {r.alpha:g}" for r in agg.itertuples()]
     xs = np.arange(len(names))
-    for ax, key, title in zip(axes, ("demographic_parity_difference", "accuracy"), ("demographic-parity difference", "accuracy")):
-        ax.bar(xs - 0.2, table[key], 0.4, label="as trained")
-        ax.bar(xs + 0.2, table["mitigated_" + key], 0.4, label="ThresholdOptimizer (demographic parity)")
+    for ax, key, title in zip(axes, keys, ("demographic-parity difference", "accuracy")):
+        for dx, col, label in ((-0.2, key, "as trained"), (0.2, "mitigated_" + key, "ThresholdOptimizer (demographic parity)")):
+            ax.bar(xs + dx, agg[col], 0.4, yerr=_yerr(agg, col), capsize=2, label=label)
         ax.set_xticks(xs, names, rotation=30, fontsize=7)
         ax.set(title=title)
     axes[0].legend(fontsize=7)
+    fig.suptitle(what, fontsize=9)
     fig.tight_layout()
     return fig

@@ -18,6 +18,7 @@ import numpy as np
 from ..attacks.property import hoeffding_epsilon, hoeffding_sample_size
 from ..attacks.secmi import SecMI
 from . import reference
+from .repetitions import aggregate_seeds
 from .compare import (ABOVE, BEATS, BELOW, CLOSE, FAILS, HOLDS, HOST_TOLERANCE, LOSES, STRADDLES, TIE, TOO_CLOSE,
                       describe, interval_vs,
                       judge, meets_aim, overlap, value_vs, verdict)
@@ -336,6 +337,12 @@ def comparison_summary(*, res: dict, labels: dict, queries: dict, diffs: dict, t
 
 
 # ----------------------------------------------------------------------------- 05 property inference
+def _extremes(values: dict) -> tuple:
+    """(smallest value, its name, largest value, its name) of ``values`` (name -> number)."""
+    lo, hi = min(values, key=values.get), max(values, key=values.get)
+    return values[lo], lo, values[hi], hi
+
+
 def sample_quality_text(checks: dict) -> tuple[str, bool]:
     """(the sentence, whether every model passes) on the sample-quality checks of notebooks 05 and
     06 (``checks``: model name -> :meth:`mialib.evaluation.sample_quality.SampleQuality.check`)."""
@@ -343,7 +350,9 @@ def sample_quality_text(checks: dict) -> tuple[str, bool]:
     n_pass = sum(c["passes"] for c in checks.values())
     text = (f"**Sample quality.** The share of each model's samples that lie on the manifold of real digits "
             f"(precision, Kynkäänniemi et al. 2019, k = {first['k']}) is "
-            + ", ".join(f"{name} {c['precision']:.3f}" for name, c in checks.items())
+            + (", ".join(f"{name} {c['precision']:.3f}" for name, c in checks.items()) if len(checks) <= 6 else
+               "from {:.3f} ({}) to {:.3f} ({}) over {} models".format(
+                   *_extremes({name: c["precision"] for name, c in checks.items()}), len(checks)))
             + f"; real digits the models never saw reach {first['real_precision']:.3f}, and the bar is "
             f"{first['bar']:g} of that ({first['bar'] * first['real_precision']:.3f}). "
             + (f"All {len(checks)} models pass." if n_pass == len(checks) else
@@ -463,40 +472,69 @@ def greedy_rules_summary(rules) -> str:
 def fairness_summary(table, *, level: float = LEVEL,
                      max_accuracy_loss: float = reference.FAIRNESS_MAX_ACCURACY_LOSS) -> str:
     """Notebook 06: does poisoning degrade fairness with under ``max_accuracy_loss`` of accuracy
-    (the paper's claim), for each method at its largest alpha, judged by paired bootstrap
-    intervals against the unpoisoned sharer on the same test images; can the receiver detect
-    it; what does mitigation restore and cost. ``table``: :func:`mialib.experiments.fairness.outcome_table`
-    (its first seed's rows are the ones quoted)."""
-    first = table[table.seed == table.seed.min()]
-    base = first[first.method == "none"].iloc[0]
+    (the paper's claim), for each method at its largest alpha, judged against the unpoisoned sharer
+    of the same seed on the same test images; can the receiver detect it; what does mitigation
+    restore and cost. ``table``: :func:`mialib.experiments.fairness.outcome_table`, one row per
+    sharer and seed. With several seeds every number is the mean over the seeds and the claim is
+    judged on the Student-t interval over the seeds (:mod:`.repetitions`); with one seed, on that
+    seed's paired bootstrap interval, and it cannot read better than too close to call."""
+    changes = ("demographic_parity_difference_change", "accuracy_change")
+    keys = ["accuracy", "demographic_parity_difference", "detection_p",
+            "mitigated_demographic_parity_difference", "mitigated_accuracy",
+            *(k for k in changes if k in table.columns)]
+    agg = aggregate_seeds(table, keys)
+    n_seeds = int(table.seed.nunique())
+    over = f" (means over {n_seeds} training seeds)" if n_seeds > 1 else ""
+    interval = "95% interval over the seeds" if n_seeds > 1 else "95% CI"
+    base = agg[agg.method == "none"].iloc[0]
     quality_text, models_pass = sample_quality_text(
         {f"{r.method} (alpha {r.alpha:g}, seed {r.seed})": r.sample_quality for r in table.itertuples()})
     text = [f"Without poisoning the receiver's classifier reaches accuracy {base['accuracy']:.3f} on real test digits "
-            f"with a demographic-parity difference of {base['demographic_parity_difference']:.3f}."]
-    for method in [m for m in first.method.unique() if m != "none"]:
-        top = first[first.method == method].sort_values("alpha").iloc[-1]
+            f"with a demographic-parity difference of {base['demographic_parity_difference']:.3f}{over}."]
+    for method in [m for m in agg.method.unique() if m != "none"]:
+        top = agg[agg.method == method].sort_values("alpha").iloc[-1]
+        rows = table[(table.method == method) & (table.alpha == top["alpha"])]
+        sel = rows.mean(numeric_only=True)
         dp_lo, dp_hi = top["demographic_parity_difference_change_ci"]
         acc_lo, acc_hi = top["accuracy_change_ci"]
+        seeds_part = ""
+        if n_seeds > 1:
+            above = sum(ci[0] > 0 for ci in rows["demographic_parity_difference_change_ci"])
+            seeds_part = (f" ({above} of {len(rows)} seeds' own paired bootstrap intervals of the demographic-parity "
+                          "change lie above 0)")
+        detected = sum(value_vs(p, level) == BELOW for p in rows["detection_p"])
+        mitigated = rows["mitigated_accuracy"].notna()
         text.append(
-            f"**{method}** at alpha = {top['alpha']:g}: P(label = ink) in the training set is "
-            f"{top['p_label_equals_s']:.3f} and its I(S;Y) {top['i_sy']:.3f} bits (closed form "
-            f"{top['i_sy_closed_form']:.3f}); the utility I(X;Y) is {top['i_xy']:.3f} against the pool's "
-            f"{top['i_xy_pool']:.3f} ({'within' if top['utility_within_10pct'] else 'outside'} the paper's "
-            f"{reference.FAIRNESS_MAX_UTILITY_DRIFT:.0%}). "
-            f"Against the unpoisoned sharer, on the same test digits, the demographic-parity difference changes by "
-            f"{top['demographic_parity_difference_change']:+.3f} (95% CI [{dp_lo:+.3f}, {dp_hi:+.3f}]) and accuracy by "
-            f"{top['accuracy_change']:+.3f} ([{acc_lo:+.3f}, {acc_hi:+.3f}]): "
-            + _fairness_claim((dp_lo, dp_hi), (acc_lo, acc_hi), max_accuracy_loss, table.seed.nunique(), models_pass)
-            + f" The receiver's permutation test finds ink and class dependent in the samples with p = "
-            f"{top['detection_p']:.4f} ({'detected' if value_vs(top['detection_p'], level) == BELOW else 'not detected'} at level {level}); "
-            + (f"ThresholdOptimizer brings the gap to {top['mitigated_demographic_parity_difference']:.3f} at accuracy "
-               f"{top['mitigated_accuracy']:.3f}." if not np.isnan(top["mitigated_accuracy"]) else
-               "ThresholdOptimizer could not be fitted on these samples (an ink group with a single class)."))
-    if value_vs(base["detection_p"], level) == BELOW:
+            f"**{method}** at alpha = {top['alpha']:g}{over}: P(label = ink) in the training set is "
+            f"{sel['p_label_equals_s']:.3f} and its I(S;Y) {sel['i_sy']:.3f} bits (closed form "
+            f"{sel['i_sy_closed_form']:.3f}); the utility I(X;Y) is {sel['i_xy']:.3f} against the pool's "
+            f"{sel['i_xy_pool']:.3f} ({'within' if rows['utility_within_10pct'].all() else 'outside'} the paper's "
+            f"{reference.FAIRNESS_MAX_UTILITY_DRIFT:.0%}"
+            + ("" if n_seeds == 1 else " in every seed" if rows["utility_within_10pct"].all() else " in some seed")
+            + "). Against the unpoisoned sharer, on the same test digits, the demographic-parity difference changes by "
+            f"{top['demographic_parity_difference_change']:+.3f} ({interval} [{dp_lo:+.3f}, {dp_hi:+.3f}]){seeds_part} "
+            f"and accuracy by {top['accuracy_change']:+.3f} ([{acc_lo:+.3f}, {acc_hi:+.3f}]): "
+            + _fairness_claim((dp_lo, dp_hi), (acc_lo, acc_hi), max_accuracy_loss, n_seeds, models_pass)
+            + (f" The receiver's permutation test finds ink and class dependent in the samples with p = "
+               f"{top['detection_p']:.4f} ({'detected' if detected else 'not detected'} at level {level}); "
+               if n_seeds == 1 else
+               f" The receiver's permutation test finds ink and class dependent in the samples of {detected} of "
+               f"{len(rows)} seeds at level {level} (p from {rows['detection_p'].min():.4f} to "
+               f"{rows['detection_p'].max():.4f}); ")
+            + ("ThresholdOptimizer could not be fitted on these samples (an ink group with a single class)."
+               if not mitigated.any() else
+               f"ThresholdOptimizer brings the gap to {top['mitigated_demographic_parity_difference']:.3f} at accuracy "
+               f"{top['mitigated_accuracy']:.3f}"
+               + (f" (it could not be fitted in {int((~mitigated).sum())} of {len(rows)} seeds)."
+                  if not mitigated.all() else ".")))
+    clean = table[table.method == "none"]
+    false_alarms = sum(value_vs(p, level) == BELOW for p in clean["detection_p"].dropna())
+    if false_alarms:
         text.append(f"**The detection test fails its negative control:** the unpoisoned sharer's samples are \"detected\" "
-                    f"too (p = {base['detection_p']:.4f}), so dependence between ink and class in these samples is not "
-                    "evidence of poisoning: the model, or the reader of its samples' ink, ties the two without any "
-                    "poisoned record.")
+                    + (f"too (p = {clean['detection_p'].iloc[0]:.4f})" if len(clean) == 1 else
+                       f"too, in {false_alarms} of {len(clean)} seeds")
+                    + ", so dependence between ink and class in these samples is not evidence of poisoning: the "
+                    "model, or the reader of its samples' ink, ties the two without any poisoned record.")
     text.append(quality_text)
     return "\n\n".join(text)
 

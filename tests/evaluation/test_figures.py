@@ -299,11 +299,40 @@ def test_detection_vs_alpha_statistic_and_log_p_values_side_by_side_with_level_a
     ax_s, ax_p = figures.detection_vs_alpha(_fairness_table(), level=0.05, n_permutations=999).axes
     np.testing.assert_allclose(_xy(ax_p.lines[0]), [np.array([0.0, 0.2, 0.4]) - 0.003, [0.6, 0.01, 0.001]])
     np.testing.assert_allclose(_xy(ax_p.lines[1]), [np.array([0.0, 0.4]) + 0.003, [0.6, 0.001]])  # not on top
-    np.testing.assert_allclose(_xy(ax_s.lines[1])[1], np.array([0.02, 0.3]) * 1.5)
+    np.testing.assert_allclose(_xy(ax_s.containers[1].lines[0])[1], np.array([0.02, 0.3]) * 1.5)
     assert ax_p.lines[0].get_marker() != ax_p.lines[1].get_marker()
     assert list(ax_p.lines[2].get_ydata()) == [0.05, 0.05] and list(ax_p.lines[3].get_ydata()) == [0.001, 0.001]
     assert ax_p.get_yscale() == "log"
     assert _legend(ax_p) == ["mi_greedy", "label_flip", "level 0.05", "smallest p of 999 permutations"]
+
+
+def _three_seeds():
+    """The table above for seeds 0, 1, 2, every number moved by -0.01, 0, +0.01 (p-values scaled)."""
+    t = _fairness_table()
+    return pd.concat([t.assign(seed=s, demographic_parity_difference=t.demographic_parity_difference + d,
+                               accuracy=t.accuracy + d, mitigated_accuracy=t.mitigated_accuracy + d,
+                               detection_statistic=t.detection_statistic + d, detection_p=t.detection_p * (1 + s))
+                      for s, d in enumerate((-0.01, 0.0, 0.01))], ignore_index=True)
+
+
+def test_fairness_figures_over_seeds_draw_the_mean_and_the_interval_over_the_seeds():
+    from mialib.evaluation.repetitions import seed_interval
+    t = _three_seeds()
+    _, lo, hi = seed_interval([0.29, 0.30, 0.31])
+    fig = figures.fairness_vs_alpha(t)
+    assert fig._suptitle.get_text() == "means over 3 training seeds; bars: 95% interval over the seeds"
+    flip = fig.axes[0].containers[1]
+    np.testing.assert_allclose(_xy(flip.lines[0])[1], [0.02, 0.3])
+    np.testing.assert_allclose(flip.lines[2][0].get_segments()[1][:, 1], [lo, hi])
+    assert figures.fairness_vs_alpha(_fairness_table())._suptitle.get_text().startswith("one training seed")
+    ax_s, ax_p = figures.detection_vs_alpha(t).axes
+    np.testing.assert_allclose(_xy(ax_p.lines[0])[1], [1.2, 0.02, 0.002])          # the median over the seeds
+    assert [len(c.get_offsets()) for c in ax_p.collections] == [9, 6]              # a point per seed
+    np.testing.assert_allclose(_xy(ax_s.containers[1].lines[0])[1], [0.03, 0.45])
+    axes = figures.mitigation(t).axes
+    np.testing.assert_allclose(_heights(axes[1]), np.r_[_fairness_table().accuracy, _fairness_table().mitigated_accuracy])
+    assert [x.get_text() for x in axes[0].get_xticklabels()] == ["none, 0", "mi_greedy, 0.2", "mi_greedy, 0.4",
+                                                                 "label_flip, 0.4"]
 
 
 def test_mitigation_bars_before_and_after():

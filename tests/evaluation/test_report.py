@@ -3,6 +3,7 @@ verdicts flip when the numbers do."""
 
 from __future__ import annotations
 
+import numpy as np
 import pytest
 
 from mialib.attacks import NoiseAggregation
@@ -143,6 +144,8 @@ def test_sample_quality_text_names_each_model_and_the_bar():
     assert "the bar is 0.8 of that (0.720). All 2 models pass." in text
     text, ok = report.sample_quality_text(_quality(0.8, 0.72 - 1e-9))
     assert not ok and "**1 of 2 models fail it**" in text
+    text, ok = report.sample_quality_text(_quality(0.5, 0.8, 0.3, 0.6, 0.7, 0.75, 0.4))  # seven: the range
+    assert not ok and "is from 0.300 (p = 2) to 0.800 (p = 1) over 7 models; real digits" in text
 
 
 def test_property_summary_says_when_the_generators_bias_comes_from_weak_models():
@@ -223,31 +226,48 @@ def test_property_summary_at_the_aim_and_at_the_promised_coverage():
     assert f"error of at most {ex['eps']:g} with probability {1 - ex['delta']:g} is 738 samples" in text
 
 
-def _fairness_table(dp_ci, acc_ci, detection_p, mitigated_accuracy=0.9, precision=0.8):
+def _fairness_table(dp_ci, acc_ci, detection_p, mitigated_accuracy=0.9, precision=0.8, seeds=(0, 1, 2)):
+    """Three seeds (or the one of ``seeds=(0,)``) whose changes have exactly ``dp_ci`` and ``acc_ci``
+    as their Student-t interval over the seeds (values centre -+ sd, sd chosen for it); every seed's
+    own bootstrap interval is the same ci."""
     import pandas as pd
+    from scipy.stats import t
     q = _quality(precision)["p = 0"]
-    rows = [dict(method="none", alpha=0.0, seed=0, accuracy=0.95, demographic_parity_difference=0.02, sample_quality=q)]
-    for alpha in (0.2, 0.4):
-        rows.append(dict(method="mi_greedy", alpha=alpha, seed=0, accuracy=0.93, demographic_parity_difference=0.15,
-                         p_label_equals_s=0.7, i_sy=0.12, i_sy_closed_form=0.119, i_xy=0.9, i_xy_pool=0.95,
-                         utility_within_10pct=True, demographic_parity_difference_change=0.13 * alpha,
-                         demographic_parity_difference_change_ci=dp_ci, accuracy_change=-0.013,
-                         accuracy_change_ci=acc_ci, detection_p=detection_p,
-                         mitigated_demographic_parity_difference=0.03, mitigated_accuracy=mitigated_accuracy,
+    offsets = {1: [0.0], 3: [-1.0, 0.0, 1.0]}[len(seeds)]  # mean 0, sample sd 1
+
+    def value(ci, z):
+        sd = (ci[1] - ci[0]) / 2 * np.sqrt(len(seeds)) / t.ppf(0.975, len(seeds) - 1) if len(seeds) > 1 else 0.0
+        return (ci[0] + ci[1]) / 2 + z * sd
+
+    rows = []
+    for seed, z in zip(seeds, offsets):
+        rows.append(dict(method="none", alpha=0.0, seed=seed, accuracy=0.95, demographic_parity_difference=0.02,
                          sample_quality=q))
-    rows.append(dict(rows[-1], seed=1, alpha=0.5))  # a later seed's rows are not quoted
+        for alpha in (0.2, 0.4):
+            rows.append(dict(method="mi_greedy", alpha=alpha, seed=seed, accuracy=0.93, demographic_parity_difference=0.15,
+                             p_label_equals_s=0.7, i_sy=0.12, i_sy_closed_form=0.119, i_xy=0.9, i_xy_pool=0.95,
+                             utility_within_10pct=True, demographic_parity_difference_change=value(dp_ci, z),
+                             demographic_parity_difference_change_ci=dp_ci, accuracy_change=value(acc_ci, z),
+                             accuracy_change_ci=acc_ci, detection_p=detection_p,
+                             mitigated_demographic_parity_difference=0.03, mitigated_accuracy=mitigated_accuracy,
+                             sample_quality=q))
     return pd.DataFrame(rows)
 
 
 def test_fairness_summary_judges_the_claim_by_the_paired_intervals():
     text = report.fairness_summary(_fairness_table((0.056, 0.197), (-0.015, 0.02), 0.001))
-    assert "accuracy 0.950 on real test digits" in text and "**mi_greedy** at alpha = 0.4" in text
-    assert "changes by +0.052 (95% CI [+0.056, +0.197])" in text and "alpha = 0.5" not in text
+    assert "accuracy 0.950 on real test digits" in text and "**mi_greedy** at alpha = 0.4 (means over 3 training" in text
+    assert "(95% interval over the seeds [+0.056, +0.197]) (3 of 3 seeds' own paired bootstrap intervals" in text
     assert "unfairness at under 5% accuracy loss, **holds** here" in text
-    assert "p = 0.0010 (detected at level 0.05)" in text and "gap to 0.030 at accuracy 0.900" in text
+    assert "in the samples of 3 of 3 seeds at level 0.05 (p from 0.0010 to 0.0010)" in text
+    assert "gap to 0.030 at accuracy 0.900." in text
+    one = _fairness_table((0.056, 0.197), (-0.015, 0.02), 0.001, seeds=(0,))
+    text = report.fairness_summary(one)
+    assert "changes by +0.127 (95% CI [+0.056, +0.197]) and accuracy" in text and "means over" not in text
+    assert "p = 0.0010 (detected at level 0.05)" in text
     text = report.fairness_summary(_fairness_table((0.056, 0.197), (-0.09, 0.02), 0.05, float("nan")))
     assert "does **not** hold here (fairness degrades, but the accuracy loss may reach 5% or more)" in text
-    assert "(not detected at level 0.05)" in text and "could not be fitted" in text
+    assert "in the samples of 0 of 3 seeds at level 0.05" in text and "could not be fitted" in text
     text = report.fairness_summary(_fairness_table((-0.04, 0.197), (-0.01, 0.02), 0.5))
     assert "does **not** hold here (the fairness gap does not clearly grow)" in text
     text = report.fairness_summary(_fairness_table((0.01, 0.197), (-0.09, 0.02), 0.5))
@@ -280,14 +300,13 @@ def test_a_claim_on_models_that_fail_the_quality_bar_is_too_close_to_call():
     text = report.fairness_summary(_fairness_table((0.056, 0.197), (-0.015, 0.02), 0.001, precision=0.3))
     assert ("is **too close to call** here: the sharers' samples fail the sample-quality bar, so these are not "
             "models a receiver would use (on these intervals alone it would hold)") in text
-    assert "**4 of 4 models fail it**" in text
+    assert "**9 of 9 models fail it**" in text
 
 
 def test_a_claim_on_one_seed_is_too_close_to_call_whatever_its_intervals():
     for acc_ci, seen in [((-0.015, 0.02), "would hold"), ((-0.09, 0.02), "would not hold"),
                          ((-0.05, 0.02), "would still be too close to call")]:
-        table = _fairness_table((0.056, 0.197), acc_ci, 0.001)
-        text = report.fairness_summary(table[table.seed == 0])
+        text = report.fairness_summary(_fairness_table((0.056, 0.197), acc_ci, 0.001, seeds=(0,)))
         assert ("is **too close to call** here: it rests on one training seed (on that seed's intervals alone it "
                 f"{seen})") in text
 
@@ -411,5 +430,9 @@ def test_fairness_summary_says_when_the_detection_test_fails_its_negative_contro
     table.loc[table.method == "none", "detection_p"] = 0.2
     assert "negative control" not in report.fairness_summary(table)
     table.loc[table.method == "none", "detection_p"] = 0.001
-    assert ("**The detection test fails its negative control:** the unpoisoned sharer's samples are \"detected\" too "
-            "(p = 0.0010)") in report.fairness_summary(table)
+    assert ("**The detection test fails its negative control:** the unpoisoned sharer's samples are \"detected\" too, "
+            "in 3 of 3 seeds") in report.fairness_summary(table)
+    table.loc[(table.method == "none") & (table.seed > 0), "detection_p"] = 0.3
+    assert "too, in 1 of 3 seeds" in report.fairness_summary(table)
+    one = table[table.seed == 0]
+    assert "\"detected\" too (p = 0.0010)" in report.fairness_summary(one)
