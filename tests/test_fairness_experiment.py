@@ -5,9 +5,10 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+import torch
 
 from mialib.attacks.property import PropertyReader
-from mialib.data.coloured import coloured_population
+from mialib.data.coloured import colour_rule, coloured_population
 from mialib.experiments.fairness import (FairnessData, FairnessParams, greedy_rules_table, label_of, outcome_table,
                                          receiver_outcome, train_poisoned_models)
 from mialib.experiments.sharing import digit_quality
@@ -46,6 +47,15 @@ def test_tiny_end_to_end():
     assert not table.sample_quality_passes.any()  # three training steps make no digits
     assert table.loc[0, "accuracy_change"] == 0.0 and table.loc[0, "accuracy_change_ci"] == [0.0, 0.0]
     assert 0.0 <= table.loc[1, "detection_p"] <= 1.0
+    assert table.loc[1, "detection_statistic_change"] == pytest.approx(
+        outcomes[1].detection["statistic"] - outcomes[0].detection["statistic"]) and table.loc[0, "detection_statistic_change"] == 0
+    # the colour rule's reading of the same samples (drawn again with the receiver's seed), gap by hand
+    requested = np.repeat([0, 1], params.n_per_class)
+    again = runs[1].model.sample(len(requested), steps=params.sample_steps, eta=params.sample_eta, class_labels=requested,
+                                 guidance_scale=params.guidance_scale, generator=torch.Generator().manual_seed(0), progress=False)
+    ink = colour_rule(again)
+    assert table.loc[1, "detection_rule_statistic"] == pytest.approx(abs(ink[requested == 1].mean() - ink[requested == 0].mean()))
+    assert 0.0 < table.loc[1, "detection_rule_p"] <= 1.0
     assert table.loc[1, "i_sy_closed_form"] == pytest.approx(1 - 0.8812908992306927, abs=1e-9)
 
 

@@ -130,3 +130,40 @@ def test_sharer_and_mixture_samples_are_seeded_per_sharer():
     mixed = sample_mixtures(sharers, 4, n_components=2, seed=0)
     ref = GaussianMixtureGenerator.fit(sharers[0.25].training.images, 2, seed=0).sample(4, seed=0)
     assert list(mixed) == [0.25, 0.75] and torch.equal(mixed[0.25], ref)
+
+
+def _tiny():
+    return PropertyParams(n_train=24, train_steps=3, n_queries=2, n_per_query=10, sample_steps=2)
+
+
+def test_a_repetition_scores_every_estimator_from_its_own_seed():
+    from mialib.evaluation.estimates import coverage
+    from mialib.experiments.property import repetition
+    a = repetition([0.2, 0.8], _tiny(), seed=0, device="cpu", progress=False)
+    assert set(a) == {"classifier (naive)", "classifier (corrected)", "zero-shot colour rule"}
+    for m in a.values():
+        assert set(m) == {"mae", "coverage", "coverage_of_target", "width"}
+        assert 0 <= m["coverage"] <= 1 and 0 <= m["width"] <= 1 and 0 <= m["mae"] <= 1
+    assert a == repetition([0.2, 0.8], _tiny(), seed=0, device="cpu", progress=False)   # deterministic
+    assert a != repetition([0.2, 0.8], _tiny(), seed=1, device="cpu", progress=False)   # a fresh repetition
+    # estimate_metrics is the estimates module's metrics, by hand on two estimates
+    from mialib.attacks.property import Estimate
+    from mialib.experiments.property import estimate_metrics
+    es = {"x": {0.5: [Estimate(0.4, 0.3, 0.6, 200, 0.05), Estimate(0.55, 0.45, 0.75, 200, 0.05)]}}
+    m = estimate_metrics(es, {"x": {0.5: 0.7}}, {0.5: 0.5})["x"]   # both cover 0.5, only the second 0.7
+    assert m == {"mae": pytest.approx(0.075), "coverage": 1.0, "coverage_of_target": 0.5, "width": pytest.approx(0.3)}
+    assert coverage(es["x"], {0.5: 0.5}) == m["coverage"]
+
+
+def test_repetitions_table_takes_known_seeds_from_the_caller(monkeypatch):
+    import mialib.experiments.property as prop
+    calls = []
+    monkeypatch.setattr(prop, "repetition", lambda p_grid, params, seed, **kw: calls.append(seed) or
+                        {"e": {"mae": 0.1 * seed, "coverage": 1.0, "coverage_of_target": 1.0, "width": 0.4}})
+    known = {0: {"e": {"mae": 0.5, "coverage": 0.9, "coverage_of_target": 0.95, "width": 0.3}}}
+    t = prop.repetitions_table([0.1, 0.5, 0.9], _tiny(), [0, 1, 2], known=known)
+    assert calls == [1, 2] and list(t.seed) == [0, 1, 2] and list(t.mae) == [0.5, 0.1, 0.2]
+    assert set(t.n_intervals) == {3 * 2}
+    for bad in ([], [1, 1]):
+        with pytest.raises(ValueError, match="distinct"):
+            prop.repetitions_table([0.5], _tiny(), bad)

@@ -53,6 +53,10 @@ FAIRNESS_MAX_UTILITY_DRIFT = 0.1
 # Notebook 05's aim for the corrected estimator: a mean absolute error of at most eq. 13's eps
 # (README, "05, property inference").
 PROPERTY_MAE_AIM = HOEFFDING_EXAMPLE["eps"]
+# ... and for its intervals over independent repetitions: a mean width of at most 0.3 while at
+# least 1 - delta of them hold what they bound (this project's aim: an interval wider than that
+# cannot tell p = 0.1 from p = 0.5 on one query).
+PROPERTY_WIDTH_AIM = 0.3
 # The papers' Stable Diffusion v1.4 rows (real LAION members against COCO non-members), quoted
 # for scale beside notebook 07's tiny latent model: label -> (REPORTED key, metric).
 STABLE_DIFFUSION = {"SecMI_stat AUC": ("secmi_stat/sd-v1.4", "auc"),

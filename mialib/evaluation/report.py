@@ -18,7 +18,7 @@ import numpy as np
 from ..attacks.property import hoeffding_epsilon, hoeffding_sample_size
 from ..attacks.secmi import SecMI
 from . import reference
-from .repetitions import aggregate_seeds
+from .repetitions import aggregate_seeds, seed_interval
 from .compare import (ABOVE, BEATS, BELOW, CLOSE, FAILS, HOLDS, HOST_TOLERANCE, LOSES, STRADDLES, TIE, TOO_CLOSE,
                       describe, interval_vs,
                       judge, meets_aim, overlap, value_vs, verdict)
@@ -418,6 +418,38 @@ def property_summary(*, mae: dict, coverage: dict, width: dict, coverage_of_targ
     return "\n\n".join(text)
 
 
+def property_repetitions_text(table, *, delta: float, corrected: str = "classifier (corrected)",
+                              width_aim: float = reference.PROPERTY_WIDTH_AIM) -> str:
+    """Notebook 05 over independent repetitions (``table``:
+    :func:`mialib.experiments.property.repetitions_table`, one row per seed and estimator): each
+    estimator's mean |error| with its Student-t interval over the repetitions, its coverage of p
+    and of what it bounds (pooled, and the lowest single repetition's), its mean width; and
+    whether the corrected intervals reach ``width_aim`` while covering at least 1 - ``delta``."""
+    n = int(table.seed.nunique())
+    if n < 2:
+        return (f"**Over repetitions.** This run has {n} repetition only; coverage over independent repetitions "
+                "(fresh split, reader and sharers) needs several (the `repeats` profile runs three).")
+    parts = []
+    for name, g in table.groupby("estimator", sort=False):
+        mean, lo, hi = seed_interval(g.mae)
+        parts.append(f"**{name}**: mean |error| {mean:.3f} (95% interval over the repetitions [{max(lo, 0.0):.3f}, {hi:.3f}]"
+                     + (", its lower end cut at 0" if lo < 0 else "") + "), "
+                     f"coverage of p {np.average(g.coverage, weights=g.n_intervals):.2f}, of what it bounds "
+                     f"{np.average(g.coverage_of_target, weights=g.n_intervals):.2f} (lowest repetition "
+                     f"{g.coverage_of_target.min():.2f}), mean width {g.width.mean():.2f}")
+    c = table[table.estimator == corrected]
+    cov, width = float(np.average(c.coverage_of_target, weights=c.n_intervals)), float(c.width.mean())
+    holds, narrow = value_vs(cov, 1 - delta) != BELOW, value_vs(width, width_aim) != ABOVE
+    verdict = ("**reach the aim**" if holds and narrow else "**miss the aim**") + (
+        f" of a mean width at most {width_aim:g} at coverage at least {1 - delta:g}: width {width:.2f}, coverage "
+        f"{cov:.2f}" + ("" if narrow else f"; they are {width / width_aim:.1f} times too wide")
+        + ("" if holds else "; and they hold what they bound too rarely") + ".")
+    return (f"**Over {n} independent repetitions** (each with its own split of the digits, inks, reader and sharers "
+            f"trained from that seed; {int(c.n_intervals.iloc[0])} intervals per repetition, which share that "
+            "repetition's reader and models, so the pooled coverage is not that many independent trials): "
+            + "; ".join(parts) + f". The corrected intervals {verdict}")
+
+
 # ----------------------------------------------------------------------------- 06 fairness poisoning
 def _fairness_claim(dp_ci: tuple, acc_ci: tuple, max_accuracy_loss: float, n_seeds: int,
                     models_pass: bool = True) -> str:
@@ -469,6 +501,38 @@ def greedy_rules_summary(rules) -> str:
             "equal gain collapse into one. Here a base is redrawn from a fresh stream and ties keep the cells' order.")
 
 
+def _beyond_clean(top) -> str:
+    """The ink-class gap against the unpoisoned sharer of the same seed, over the seeds (``top``: an
+    :func:`.repetitions.aggregate_seeds` row with ``detection_statistic_change``), judged by
+    :func:`.compare.judge` against 0."""
+    ci = top.get("detection_statistic_change_ci") if hasattr(top, "get") else None
+    if ci is None or ci[0] is None:
+        return ""
+    verdict = {HOLDS: "larger than an unpoisoned model's", FAILS: "not clearly larger than an unpoisoned model's",
+               TOO_CLOSE: "too close to call against an unpoisoned model's"}[judge(ci[0], ci[1], 0.0)]
+    return (f"; the gap in the samples exceeds that of the unpoisoned sharer of the same seed by "
+            f"{top['detection_statistic_change']:+.3f} (95% interval over the seeds [{ci[0]:+.3f}, {ci[1]:+.3f}]): "
+            f"{verdict}")
+
+
+def _who_ties_them(clean, level: float) -> str:
+    """Whether the unpoisoned samples' ink-class dependence is in the samples or in the reader:
+    the colour rule reads an image's ink from its channels, whatever the digit, so dependence it
+    finds too is in the samples (``clean``: the unpoisoned rows, with ``detection_rule_p``)."""
+    if "detection_rule_p" not in clean or clean["detection_rule_p"].isna().all():
+        return "The model, or the reader of its samples' ink, ties the two without any poisoned record."
+    rule = sum(value_vs(p, level) == BELOW for p in clean["detection_rule_p"].dropna())
+    gaps = ", ".join(f"{g:.3f}" for g in clean["detection_rule_statistic"])
+    if rule:
+        return (f"Read by the colour rule, whose reading of the ink does not depend on the digit, the unpoisoned "
+                f"samples' gap is {gaps} (dependent at level {level} in {rule} of {len(clean)} seeds): the model "
+                "itself ties ink to class in what it draws, without any poisoned record, so a test of independence "
+                "cannot tell its samples from poisoned ones; only a larger gap than an unpoisoned model's can.")
+    return (f"Read by the colour rule, whose reading of the ink does not depend on the digit, the unpoisoned samples' "
+            f"gap is {gaps}, independent at level {level}: the dependence comes from the receiver's reader, whose "
+            "errors differ between the classes.")
+
+
 def fairness_summary(table, *, level: float = LEVEL,
                      max_accuracy_loss: float = reference.FAIRNESS_MAX_ACCURACY_LOSS) -> str:
     """Notebook 06: does poisoning degrade fairness with under ``max_accuracy_loss`` of accuracy
@@ -481,7 +545,7 @@ def fairness_summary(table, *, level: float = LEVEL,
     changes = ("demographic_parity_difference_change", "accuracy_change")
     keys = ["accuracy", "demographic_parity_difference", "detection_p",
             "mitigated_demographic_parity_difference", "mitigated_accuracy",
-            *(k for k in changes if k in table.columns)]
+            *(k for k in (*changes, "detection_statistic_change") if k in table.columns)]
     agg = aggregate_seeds(table, keys)
     n_seeds = int(table.seed.nunique())
     over = f" (means over {n_seeds} training seeds)" if n_seeds > 1 else ""
@@ -520,7 +584,7 @@ def fairness_summary(table, *, level: float = LEVEL,
                if n_seeds == 1 else
                f" The receiver's permutation test finds ink and class dependent in the samples of {detected} of "
                f"{len(rows)} seeds at level {level} (p from {rows['detection_p'].min():.4f} to "
-               f"{rows['detection_p'].max():.4f}); ")
+               f"{rows['detection_p'].max():.4f})" + _beyond_clean(top) + "; ")
             + ("ThresholdOptimizer could not be fitted on these samples (an ink group with a single class)."
                if not mitigated.any() else
                f"ThresholdOptimizer brings the gap to {top['mitigated_demographic_parity_difference']:.3f} at accuracy "
@@ -533,8 +597,8 @@ def fairness_summary(table, *, level: float = LEVEL,
         text.append(f"**The detection test fails its negative control:** the unpoisoned sharer's samples are \"detected\" "
                     + (f"too (p = {clean['detection_p'].iloc[0]:.4f})" if len(clean) == 1 else
                        f"too, in {false_alarms} of {len(clean)} seeds")
-                    + ", so dependence between ink and class in these samples is not evidence of poisoning: the "
-                    "model, or the reader of its samples' ink, ties the two without any poisoned record.")
+                    + ", so dependence between ink and class in these samples is not evidence of poisoning. "
+                    + _who_ties_them(clean, level))
     text.append(quality_text)
     return "\n\n".join(text)
 

@@ -21,7 +21,7 @@ from ..attacks.fairness import (GREEDY_RULES, METHODS, feature_codes, mutual_inf
                                utility_drift)
 from ..attacks.property import PropertyReader
 from ..core.checks import check_choice, check_float, check_int
-from ..data.coloured import ColouredPopulation
+from ..data.coloured import ColouredPopulation, colour_rule
 from ..data.images import ImageSet
 from ..diffusion.trained import TrainedModel, train_models
 from ..evaluation.sample_quality import SampleQuality
@@ -178,7 +178,8 @@ class ReceiverOutcome:
 
     fairness: dict
     mitigated: dict
-    detection: dict
+    detection: dict             # the dependence test on the ink as the receiver's reader reads it
+    detection_rule: dict        # ... and as the exact colour rule reads it (errors independent of the digit)
     predictions: np.ndarray     # the classifier's predictions on the test set, for paired comparisons
     quality: dict               # SampleQuality.check of the samples the receiver got
 
@@ -188,7 +189,10 @@ def receiver_outcome(poisoned: PoisonedModel, data: FairnessData, reader: Proper
     """Sample ``n_per_class`` images of each class, check that they are digits (``quality``,
     :func:`.sharing.digit_quality`), train a logistic regression on them, score it on the test
     set (fairlearn), mitigate it with ThresholdOptimizer (demographic parity, the ink read by
-    ``reader``), and test ink-class dependence in the samples."""
+    ``reader``), and test ink-class dependence in the samples, with the ink read by ``reader`` and
+    by the colour rule (:func:`mialib.data.coloured.colour_rule`), whose reading of an image's
+    ink does not depend on the digit drawn: dependence that the rule sees too is in the samples,
+    not in the reader's errors."""
     from fairlearn.postprocessing import ThresholdOptimizer
     from sklearn.linear_model import LogisticRegression
 
@@ -212,7 +216,8 @@ def receiver_outcome(poisoned: PoisonedModel, data: FairnessData, reader: Proper
     except ValueError as exc:  # e.g. one ink group of the samples has a single class: nothing to equalise
         mitigated = {"error": f"ThresholdOptimizer could not be fitted: {exc}"}
     detection = dependence_test(s_hat, requested, n_permutations=params.n_permutations, seed=seed)
-    return ReceiverOutcome(fair, mitigated, detection, predictions, quality.check(samples))
+    by_rule = dependence_test(colour_rule(samples), requested, n_permutations=params.n_permutations, seed=seed)
+    return ReceiverOutcome(fair, mitigated, detection, by_rule, predictions, quality.check(samples))
 
 
 def outcome_table(runs: list[PoisonedModel], outcomes: list[ReceiverOutcome], data: FairnessData):
@@ -227,6 +232,7 @@ def outcome_table(runs: list[PoisonedModel], outcomes: list[ReceiverOutcome], da
         row = {"method": r.method, "alpha": r.alpha, "seed": r.seed, **r.selection_summary(data),
                "i_sy_closed_form": poisoned_mutual_information(r.alpha) if r.method != "none" else 0.0,
                "detection_statistic": o.detection["statistic"], "detection_p": o.detection["p_value"],
+               "detection_rule_statistic": o.detection_rule["statistic"], "detection_rule_p": o.detection_rule["p_value"],
                "sample_precision": o.quality["precision"], "sample_quality_ratio": o.quality["ratio_to_real"],
                "sample_quality_passes": o.quality["passes"], "sample_quality": o.quality}
         for prefix, res in (("", o.fairness), ("mitigated_", o.mitigated)):
@@ -239,5 +245,7 @@ def outcome_table(runs: list[PoisonedModel], outcomes: list[ReceiverOutcome], da
                                          ("accuracy", "demographic_parity_difference"), seed=r.seed)
             for k, d in changes.items():
                 row[k + "_change"], row[k + "_change_ci"] = d["difference"], d["ci"]
+            # how much more ink-class dependence than the unpoisoned model of the same seed shows
+            row["detection_statistic_change"] = o.detection["statistic"] - clean[r.seed].detection["statistic"]
         rows.append(row)
     return pd.DataFrame(rows)

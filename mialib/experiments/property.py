@@ -19,11 +19,11 @@ from ..attacks.property import (Estimate, PropertyReader, ReaderRates, corrected
                                 naive_estimate, query_estimates)
 from ..core.checks import check_float, check_int
 from ..core.seeding import make_generator
-from ..data.coloured import ColouredPopulation, colour_rule, colour_rule_rates
+from ..data.coloured import ColouredPopulation, colour_rule, colour_rule_rates, coloured_population
 from ..data.images import ImageSet
 from ..diffusion.mixture import GaussianMixtureGenerator
 from ..diffusion.trained import TrainedModel, train_models
-from ..evaluation.estimates import mean_absolute_error
+from ..evaluation.estimates import coverage, mean_absolute_error, mean_interval_width
 from .sharing import SharerParams
 
 
@@ -189,3 +189,48 @@ def error_by_sample_size(labels, p_true: float, sizes, rates: ReaderRates | None
         estimates = [naive_estimate(c, delta) if rates is None else corrected_estimate(c, rates, delta) for c in chunks]
         out[n] = mean_absolute_error({p_true: estimates}, {p_true: p_true})
     return out
+
+
+def estimate_metrics(estimates: dict, targets: dict, truth: dict) -> dict[str, dict[str, float]]:
+    """Per estimator (``estimates``: name -> p -> estimates, as :func:`estimates_by_estimator`
+    gives; ``targets``: name -> p -> what its intervals bound, :func:`interval_targets`): mean
+    |error| against ``truth`` (p -> true proportion), coverage of the truth and of the target, and
+    the mean interval width (:mod:`mialib.evaluation.estimates`)."""
+    return {name: {"mae": mean_absolute_error(es, truth), "coverage": coverage(es, truth),
+                   "coverage_of_target": coverage(es, targets[name]), "width": mean_interval_width(es)}
+            for name, es in estimates.items()}
+
+
+def repetition(p_grid, params: PropertyParams, seed: int, *, device: str = "auto",
+               progress: bool = True) -> dict[str, dict[str, float]]:
+    """One independent repetition of notebook 05's experiment on the diffusion sharers: the
+    population's split and inks, the receiver's reader (its own auxiliary draw and held-out half),
+    every sharer's training set and training, and the samples all come from ``seed``. Returns
+    :func:`estimate_metrics` of the receiver's three estimators."""
+    pop = coloured_population(colour_noise=params.colour_noise, seed=seed)
+    aux = pop.auxiliary()
+    reader = PropertyReader.fit(aux.images, aux.attributes["colour"], held_out=params.held_out, seed=seed)
+    sharers = train_sharer_models(pop, p_grid, params, seed=seed, device=device, progress=progress)
+    samples = sample_sharers(sharers, params.n_samples, steps=params.sample_steps, eta=params.sample_eta, seed=seed)
+    readings = {p: ReceiverReadings.read(x, reader) for p, x in samples.items()}
+    return estimate_metrics(estimates_by_estimator(readings, params, reader.rates), interval_targets(readings, pop),
+                            {p: p for p in p_grid})
+
+
+def repetitions_table(p_grid, params: PropertyParams, seeds, *, known: dict | None = None, device: str = "auto",
+                      progress: bool = True):
+    """:func:`repetition` for each of ``seeds`` (the seeds in ``known``, seed -> its
+    :func:`estimate_metrics`, are taken from there and not run again): a DataFrame with one row per
+    seed and estimator (seed, estimator, mae, coverage, coverage_of_target, width, n_intervals)."""
+    import pandas as pd
+
+    seeds = [check_int(s, "each seed", low=0) for s in seeds]
+    if len(set(seeds)) != len(seeds) or not seeds:
+        raise ValueError(f"seeds must be distinct, and at least one, got {seeds}")
+    known = known or {}
+    n_intervals = len(p_grid) * params.n_queries
+    rows = []
+    for seed in seeds:
+        metrics = known[seed] if seed in known else repetition(p_grid, params, seed, device=device, progress=progress)
+        rows += [{"seed": seed, "estimator": name, **m, "n_intervals": n_intervals} for name, m in metrics.items()]
+    return pd.DataFrame(rows)

@@ -436,3 +436,63 @@ def test_fairness_summary_says_when_the_detection_test_fails_its_negative_contro
     assert "too, in 1 of 3 seeds" in report.fairness_summary(table)
     one = table[table.seed == 0]
     assert "\"detected\" too (p = 0.0010)" in report.fairness_summary(one)
+    assert "The model, or the reader of its samples' ink, ties the two" in report.fairness_summary(one)
+
+
+def test_the_colour_rule_says_whether_the_model_or_the_reader_ties_ink_to_class():
+    table = _fairness_table((0.056, 0.197), (-0.015, 0.02), 0.001)
+    clean = table.method == "none"
+    table.loc[clean, "detection_p"] = 0.001
+    table.loc[clean, "detection_rule_statistic"] = [0.118, 0.05, 0.02]
+    table.loc[clean, "detection_rule_p"] = [0.002, 0.2, 0.5]
+    text = report.fairness_summary(table)
+    assert ("the unpoisoned samples' gap is 0.118, 0.050, 0.020 (dependent at level 0.05 in 1 of 3 seeds): the model "
+            "itself ties ink to class") in text
+    table.loc[clean, "detection_rule_p"] = [0.05, 0.2, 0.5]   # p = level is not below it
+    assert "independent at level 0.05: the dependence comes from the receiver's reader" in report.fairness_summary(table)
+
+
+def test_the_gap_against_the_unpoisoned_sharer_of_the_same_seed_over_seeds():
+    from mialib.evaluation.repetitions import seed_interval
+    table = _fairness_table((0.056, 0.197), (-0.015, 0.02), 0.001)
+    poisoned = table.method == "mi_greedy"
+    table.loc[poisoned, "detection_statistic_change"] = [0.30, 0.32, 0.28, 0.30, 0.34, 0.29]  # (0.2, 0.4) per seed
+    _, lo, hi = seed_interval([0.32, 0.30, 0.29])
+    text = report.fairness_summary(table)
+    assert (f"exceeds that of the unpoisoned sharer of the same seed by +0.303 (95% interval over the seeds "
+            f"[{lo:+.3f}, {hi:+.3f}]): larger than an unpoisoned model's") in text
+    table.loc[poisoned, "detection_statistic_change"] = [0.0, 0.03, 0.0, 0.04, 0.0, 0.035]  # low end 0.023
+    assert "too close to call against an unpoisoned model's" in report.fairness_summary(table)
+    table.loc[poisoned, "detection_statistic_change"] = [0.0, 0.1, 0.0, -0.1, 0.0, 0.1]
+    assert "not clearly larger than an unpoisoned model's" in report.fairness_summary(table)
+    assert "exceeds that of" not in report.fairness_summary(table[table.seed == 0])  # one seed: no interval
+
+
+def _repetitions(widths, coverages):
+    import pandas as pd
+    rows = []
+    for seed, (w, c) in enumerate(zip(widths, coverages)):
+        rows.append(dict(seed=seed, estimator="classifier (naive)", mae=0.08 + 0.01 * seed, coverage=0.6,
+                         coverage_of_target=1.0, width=0.2, n_intervals=50))
+        rows.append(dict(seed=seed, estimator="classifier (corrected)", mae=0.05 + 0.01 * seed, coverage=c,
+                         coverage_of_target=c, width=w, n_intervals=50))
+    return pd.DataFrame(rows)
+
+
+def test_property_repetitions_text_over_seeds_and_the_width_aim():
+    from mialib.evaluation.repetitions import seed_interval
+    text = report.property_repetitions_text(_repetitions([0.46, 0.44, 0.45], [1.0, 0.96, 0.98]), delta=0.05)
+    _, lo, hi = seed_interval([0.05, 0.06, 0.07])
+    assert text.startswith("**Over 3 independent repetitions**")
+    assert (f"**classifier (corrected)**: mean |error| 0.060 (95% interval over the repetitions [{lo:.3f}, {hi:.3f}]), "
+            "coverage of p 0.98, of what it bounds 0.98 (lowest repetition 0.96), mean width 0.45") in text
+    assert "**miss the aim** of a mean width at most 0.3 at coverage at least 0.95: width 0.45, coverage 0.98; they are 1.5 times too wide." in text
+    at = report.property_repetitions_text(_repetitions([0.3, 0.3], [0.95, 0.95]), delta=0.05)
+    assert "**reach the aim**" in at and "too wide" not in at and "too rarely" not in at
+    over = report.property_repetitions_text(_repetitions([0.3 + 1e-12, 0.3], [0.95 - 1e-12, 0.95]), delta=0.05)
+    assert "**miss the aim**" in over and "too rarely" in over
+    one = report.property_repetitions_text(_repetitions([0.3], [0.95]), delta=0.05)
+    assert "has 1 repetition only" in one and "`repeats` profile" in one
+    spread = _repetitions([0.3, 0.3], [0.95, 0.95]).assign(mae=[0.01, 0.01, 0.3, 0.5])  # t-interval below 0
+    assert "mean |error| 0.155 (95% interval over the repetitions [0.000, " in report.property_repetitions_text(spread, delta=0.05)
+    assert "its lower end cut at 0" in report.property_repetitions_text(spread, delta=0.05)
