@@ -217,3 +217,11 @@ def test_the_headline_scores_from_the_sweep_are_bitwise_those_scored_alone(setup
     else:  # scored alone, then the sweep (which takes the attack's own value, when swept, as known)
         assert q.total == (sweep_alone.queries_per_image - attack.queries() * (own in values)) * n_eval \
             + attack.queries() * (n_eval + n_cal)
+
+
+def test_gaps_are_the_differences_at_the_values_both_sweeps_scored():
+    a = Sweep("t_sec", {50: {"auc": 0.9}, 100: {"auc": 0.8}, 200: {"auc": 0.7}})
+    b = Sweep("t_sec", {100: {"auc": 0.75}, 200: {"auc": 0.71}, 300: {"auc": 0.6}})
+    gaps = a.gaps(b)
+    assert list(gaps) == [100, 200] and gaps[100] == pytest.approx(0.05) and gaps[200] == pytest.approx(-0.01)
+    assert Sweep("t_sec", {1: {"auc": 0.5}}).gaps(b) == {}

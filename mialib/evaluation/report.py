@@ -618,11 +618,9 @@ def t_sec_sweeps_text(sweeps: dict, default_t_sec: int) -> str:
             + (". The ranking of the attacks below is at the default, not at this peak, which is chosen on the same "
                "images and so optimistic." if best != default_t_sec else "."))
     if rest:
-        other = sweeps[rest[0]]
-        common = [v for v in s.results if v in other.results]
-        gaps = [s.results[v]["auc"] - other.results[v]["auc"] for v in common]
+        gaps = list(s.gaps(sweeps[rest[0]]).values())
         text += (f" Against the {rest[0]}, the AUC differs by {min(gaps):+.3f} to {max(gaps):+.3f} across the "
-                 f"{len(common)} t_sec values (unpaired point estimates): "
+                 f"{len(gaps)} t_sec values (unpaired point estimates): "
                  + ("at no swept t_sec does the caption move SecMI_stat's AUC by more than the hosts' tolerance "
                     f"{HOST_TOLERANCE:g}, so its indifference to the caption is not a matter of the t_sec chosen "
                     "(point estimates; the figure shows their intervals)."

@@ -49,6 +49,11 @@ class Sweep:
             raise ValueError(f"the {self.parameter} sweep has no valid value (skipped: {self.skipped})")
         return max(self.results, key=lambda v: self.results[v][key])
 
+    def gaps(self, other: "Sweep", key: str = "auc") -> dict:
+        """value -> this sweep's ``key`` minus ``other``'s, at the values both scored (in this
+        sweep's order); unpaired point estimates."""
+        return {v: self.results[v][key] - other.results[v][key] for v in self.results if v in other.results}
+
     def values(self, key: str) -> list:
         return [r[key] for r in self.results.values()]
 

@@ -191,11 +191,10 @@ def t_sec_sweeps(secmi, target, split: CaptionedSplit, values, *, seed: int, n_b
 def most_caption_sensitive_t_sec(sweeps: dict, settings=PROMPT_SETTINGS[:2]) -> int:
     """The t_sec of :func:`t_sec_sweeps` at which the AUCs under the two ``settings`` differ most
     (the first such t_sec on ties): where the caption does the most, for :func:`caption_halves`."""
-    a, b = (sweeps[s].results for s in settings)
-    common = [t for t in a if t in b]
-    if not common:
+    gaps = sweeps[settings[0]].gaps(sweeps[settings[1]])
+    if not gaps:
         raise ValueError("the two sweeps share no t_sec")
-    return max(common, key=lambda t: abs(a[t]["auc"] - b[t]["auc"]))
+    return max(gaps, key=lambda t: abs(gaps[t]))
 
 
 def caption_halves(secmi, target, split: CaptionedSplit, *, settings=PROMPT_SETTINGS[:2], known: dict | None = None) -> dict:
