@@ -264,7 +264,7 @@ def test_fairness_summary_judges_the_claim_by_the_paired_intervals():
     assert "demographic-parity difference of 0.020 (means over 3 training seeds)." in text  # no mitigation of the clean one
     clean = _fairness_table((0.056, 0.197), (-0.015, 0.02), 0.001)
     clean.loc[clean.method == "none", ["mitigated_demographic_parity_difference", "mitigated_accuracy"]] = [0.15, 0.94]
-    assert ("takes that gap to 0.150 at accuracy 0.940 (it widens the gap it is meant to close"
+    assert ("takes that gap to 0.150 at accuracy 0.940 (on real test digits it widens the gap it is meant to close"
             in report.fairness_summary(clean))
     clean.loc[clean.method == "none", "mitigated_demographic_parity_difference"] = 0.01
     assert "takes that gap to 0.010 at accuracy 0.940." in report.fairness_summary(clean)
