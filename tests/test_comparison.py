@@ -1,4 +1,4 @@
-"""Notebook 04's comparison helpers: tuning every attack's timestep on the calibration split,
+"""Notebook 04's comparison helpers: tuning every attack's settings on the calibration split,
 SecMI_NNs scored and timed on the split, and the attacks with reported numbers."""
 
 from __future__ import annotations
@@ -11,8 +11,8 @@ import torch
 from mialib.attacks import ATTACKS, DiffusionTarget, attack_settings, score_split, secmi_nns
 from mialib.diffusion.controls import memorising_eps_fn
 from mialib.evaluation.compare import compare
-from mialib.experiments.comparison import check_tuning_grid, reported_attacks, run_secmi_nns, tune_timesteps
-from mialib.experiments.sweeps import tune_on_calibration
+from mialib.experiments.comparison import check_tuning_grid, reported_attacks, run_secmi_nns, tune_attacks
+from mialib.experiments.sweeps import tune_on_calibration, tune_settings_on_calibration
 from mialib.evaluation.metrics import evaluate
 
 
@@ -27,11 +27,13 @@ def test_tuned_timesteps_are_chosen_on_calibration_and_scored_on_evaluation(setu
     data, target = setup
     settings = attack_settings({"noise_aggregation": {"K": 2}})
     grid = {"naive_loss": [20, 100], "noise_aggregation": [40, 80]}
-    tuning = tune_timesteps(settings, grid, target, data, seed=1, n_boot=10)
+    tuning = tune_attacks(settings, grid, target, data, seed=1, n_boot=10)
     for name, values in grid.items():
         step = ATTACKS[name].timestep
-        best, _ = tune_on_calibration(settings[name], step, values, target, data, seed=1)
-        assert tuning.chosen[name] == best
+        best, aucs = tune_on_calibration(settings[name], step, values, target, data, seed=1)
+        assert tuning.chosen[name] == {step: best} and tuning.path[name] == {step: aucs}
+        assert tuning.calibration_ranges(name) == {step: (min(aucs.values()), max(aucs.values()))}
+        assert tuning.describe(name) == f"{step} = {best}"
         want = score_split(settings[name].replace(**{step: best}), target, data, seed=1, calibration=False)
         assert torch.equal(tuning.scores[name].members, want.members)
         assert tuning.results[name] == evaluate(*want.evaluation, n_boot=10, seed=1)
@@ -44,19 +46,37 @@ def test_tuning_takes_known_scores_where_the_chosen_value_is_the_attacks_own(set
     data, target = setup
     settings = attack_settings({"noise_aggregation": {"K": 2}})
     grid = {"naive_loss": [20, 100], "noise_aggregation": [40, 80]}
-    plain = tune_timesteps(settings, grid, target, data, seed=1, n_boot=10)
-    own = {n: settings[n].replace(**{ATTACKS[n].timestep: plain.chosen[n]}) for n in grid}  # as if already chosen
+    plain = tune_attacks(settings, grid, target, data, seed=1, n_boot=10)
+    own = {n: settings[n].replace(**plain.chosen[n]) for n in grid}  # as if already chosen
     known = {n: score_split(own[n], target, data, seed=1) for n in grid}
     with target.counting() as q:
-        again = tune_timesteps(own, grid, target, data, seed=1, n_boot=10, known=known)
+        again = tune_attacks(own, grid, target, data, seed=1, n_boot=10, known=known)
     assert again.chosen == plain.chosen and again.results == plain.results
     calibration_only = sum(len(values) * settings[n].queries() for n, values in grid.items()) * 48
     assert q.total == calibration_only   # nothing scored on the evaluation parts
 
 
+def test_knobs_beyond_the_timestep_are_tuned_in_the_order_given(setup):
+    data, target = setup
+    settings = attack_settings({"noise_aggregation": {"K": 2}})
+    grid = {"noise_aggregation": {"t": [40, 80], "sigma": [0.05, 0.4], "K": [2, 3]}, "naive_loss": [20, 100]}
+    tuning = tune_attacks(settings, grid, target, data, seed=1, n_boot=10)
+    cfg, path = tune_settings_on_calibration(settings["noise_aggregation"], grid["noise_aggregation"], target, data,
+                                             seed=1)
+    assert tuning.chosen["noise_aggregation"] == {"t": cfg.t, "sigma": cfg.sigma, "K": cfg.K}
+    assert list(tuning.chosen["noise_aggregation"]) == ["t", "sigma", "K"] and tuning.path["noise_aggregation"] == path
+    want = score_split(cfg, target, data, seed=1, calibration=False)
+    assert torch.equal(tuning.scores["noise_aggregation"].nonmembers, want.nonmembers)
+    assert tuning.queries() == {"noise_aggregation": cfg.queries(), "naive_loss": 1}
+    assert tuning.ranges()["noise_aggregation"]["sigma"] == (min(path["sigma"].values()), max(path["sigma"].values()))
+    assert tuning.describe("noise_aggregation") == f"t = {cfg.t}, sigma = {cfg.sigma}, K = {cfg.K}"
+
+
 @pytest.mark.parametrize("grid, match", [
     ({"naive": [20]}, r"unknown attacks \['naive'\]"), ({"naive_loss": []}, "non-empty list"),
-    ({"naive_loss": 20}, "non-empty list"), ([20], "must map attack names")])
+    ({"naive_loss": 20}, "non-empty list"), ([20], "must map attack names"), ({"naive_loss": {}}, "non-empty"),
+    ({"noise_aggregation": {"T": [3]}}, r"parameters \['T'\] that noise_aggregation does not have"),
+    ({"secmi_stat": {"t_sec": [20], "k": []}}, r"non-empty list of values; not so for secmi_stat: \['k'\]")])
 def test_bad_tuning_grids_are_refused_before_any_query(grid, match):
     with pytest.raises(ValueError, match=match):
         check_tuning_grid(grid)

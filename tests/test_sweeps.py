@@ -11,7 +11,7 @@ from mialib.attacks import DiffusionTarget, NoiseAggregation, SecMI, score_split
 from mialib.attacks.scoring import score_part
 from mialib.diffusion.controls import memorising_eps_fn
 from mialib.experiments.sweeps import (Sweep, sweep_attack, sweep_boot, sweep_part_scores, sweep_values,
-                                      tune_on_calibration)
+                                      tune_on_calibration, tune_settings_on_calibration)
 from mialib.evaluation.metrics import evaluate
 
 
@@ -66,6 +66,27 @@ def test_tuning_looks_only_at_the_calibration_split(setup):
     assert set(aucs) == {10, 20, 50}  # 25 is no multiple of k = 10
     assert best == max(aucs, key=aucs.get)
     assert all(0.0 <= a <= 1.0 for a in aucs.values())
+
+
+def test_several_parameters_are_tuned_one_after_another_on_the_calibration_split(setup):
+    data, target = setup
+    cal_only = _EvaluationForbidden(cal_members=data.cal_members, cal_nonmembers=data.cal_nonmembers)
+    grid = {"t": [20, 40], "K": [2, 3], "sigma": [0.05, 0.4], "injection": ["decoupled", "vp"]}
+    start = NoiseAggregation(m=10, K=2)
+    tuned, path = tune_settings_on_calibration(start, grid, target, cal_only, seed=0)
+    by_hand = start  # coordinate ascent written out: each parameter at its best with the earlier ones in place
+    for parameter, values in grid.items():
+        best, aucs = tune_on_calibration(by_hand, parameter, values, target, cal_only, seed=0)
+        assert path[parameter] == aucs
+        by_hand = by_hand.replace(**{parameter: best})
+    assert tuned == by_hand and list(path) == list(grid)
+    assert tuned.m == 10  # not in the grid: left alone
+
+
+def test_tuning_a_parameter_none_of_whose_values_fits_says_why(setup):
+    data, target = setup
+    with pytest.raises(ValueError, match="no valid value"):
+        tune_settings_on_calibration(SecMI(t_sec=20), {"k": [30, 40]}, target, data, seed=0)
 
 
 def test_skipped_notes_name_each_skipped_value_and_why(setup):

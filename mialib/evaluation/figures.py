@@ -235,6 +235,37 @@ def auc_vs_budget(budget_auc: dict, labels: dict, target_steps: int, epochs_per_
     return fig
 
 
+def calibration_tuning(path: dict, chosen: dict, labels: dict):
+    """The calibration AUC of every value tried while tuning (``path``: attack -> {parameter:
+    {value: AUC}}, :class:`mialib.experiments.comparison.Tuning`), one row per attack and one
+    panel per parameter in the order they were tuned, the chosen value (``chosen``: attack ->
+    {parameter: value}) starred."""
+    rows = list(path)
+    if not rows:
+        raise ValueError("no attack was tuned: nothing to draw")
+    cols = max(len(path[n]) for n in rows)
+    fig, axes = _subplots(len(rows), cols, figsize=(2.8 * max(cols, 2), 2.3 * len(rows) + 0.6), squeeze=False,
+                          sharey="row", layout="constrained")
+    for r, name in enumerate(rows):
+        for c in range(cols):
+            ax = axes[r][c]
+            if c >= len(path[name]):
+                ax.set_visible(False)
+                continue
+            parameter, aucs = list(path[name].items())[c]
+            xs = np.arange(len(aucs))
+            ax.plot(xs, list(aucs.values()), "o-", color=f"C{r}")
+            best = list(aucs).index(chosen[name][parameter])
+            ax.plot([best], [aucs[chosen[name][parameter]]], "*", ms=13, color="k", label="chosen")
+            ax.set_xticks(xs, [str(v) for v in aucs], fontsize=8)
+            ax.set_xlabel(f"{parameter}  (step {c + 1})")
+            ax.set_ylabel(f"{labels[name]}\ncalibration AUC" if c == 0 else "")
+    axes[0][0].legend(fontsize=7)
+    fig.suptitle("Tuning on the calibration split, one parameter after another\n(each with the earlier choices in place)",
+                 fontsize=10)
+    return fig
+
+
 def shift_comparison(nonmembers, shifted, shift: str, strength: float, names: list, iid: list, shifted_auc: list):
     """Example non-members and their shifted copies, and each attack's AUC on the i.i.d. and
     on the shifted split."""

@@ -1,6 +1,7 @@
 """Notebook 04's comparison of every attack on one target, the parts that are more than one call:
 SecMI_NNs scored and timed on the same split as the per-image attacks, each attack's timestep
-tuned on the calibration split (:func:`tune_timesteps`), and the attacks whose papers report
+tuned on the calibration split (:func:`tune_attacks`: timesteps, and
+for noise aggregation and SecMI their other knobs), and the attacks whose papers report
 numbers to set beside ours (:func:`reported_attacks`).
 """
 
@@ -14,7 +15,7 @@ from ..attacks.secmi import NNsResult, secmi_nns
 from ..core.progress import progress_bar, stopwatch
 from ..evaluation.compare import compare
 from ..evaluation.metrics import evaluate_split
-from .sweeps import score_split_with_sweep, tune_on_calibration
+from .sweeps import score_split_with_sweep, tune_settings_on_calibration
 
 
 def reported_attacks() -> dict[str, AttackInfo]:
@@ -72,12 +73,32 @@ def query_curve(name: str, label: str, sweep, attack, order) -> tuple:
 
 @dataclass
 class Tuning:
-    """Each attack's timestep chosen on the calibration split (``chosen``: name -> value), its
-    scores on the evaluation parts at that value, and their metrics."""
+    """Each attack's settings chosen on the calibration split (``chosen``: name -> {parameter:
+    value}, in the order they were tuned), the calibration AUC of every value tried (``path``:
+    name -> {parameter: {value: AUC}}), the scores on the evaluation parts at the chosen settings,
+    and their metrics."""
 
     chosen: dict
+    path: dict
     scores: dict
     results: dict
+
+    def describe(self, name: str) -> str:
+        """The chosen settings of ``name`` as one line, e.g. "t = 60, K = 8, sigma = 0.05"."""
+        return ", ".join(f"{parameter} = {value}" for parameter, value in self.chosen[name].items())
+
+    def calibration_ranges(self, name: str) -> dict:
+        """{parameter: (lowest, highest) calibration AUC over the values tried} of ``name``: how much
+        each knob moved the attack on the calibration split, the others at their values then."""
+        return {parameter: (min(aucs.values()), max(aucs.values())) for parameter, aucs in self.path[name].items()}
+
+    def queries(self) -> dict:
+        """{attack: queries per image at its chosen settings} on the evaluation parts."""
+        return {name: scores.queries_per_image for name, scores in self.scores.items()}
+
+    def ranges(self) -> dict:
+        """{attack: :meth:`calibration_ranges`} of every tuned attack."""
+        return {name: self.calibration_ranges(name) for name in self.path}
 
     def comparison(self, a: str, b: str, *, n_boot: int, seed: int) -> dict | None:
         """The paired AUC difference of tuned ``a`` minus tuned ``b`` (:func:`mialib.evaluation.compare.compare`), or
@@ -87,36 +108,53 @@ class Tuning:
         return compare(self.scores[a], self.scores[b], n_boot=n_boot, seed=seed)
 
 
+def tuning_plan(name: str, values) -> dict:
+    """{parameter: values} to tune for attack ``name``: a list is its main timestep's values
+    (``ATTACKS[name].timestep``), a mapping names the parameters itself (tuned in its order)."""
+    return dict(values) if isinstance(values, dict) else {ATTACKS[name].timestep: values}
+
+
 def check_tuning_grid(grid) -> dict:
-    """``grid`` (attack name -> list of timesteps) after checking it names registry attacks and
-    gives each a non-empty list."""
+    """``grid`` (attack name -> list of timesteps, or {parameter: list of values} tuned one after
+    another) after checking it names registry attacks, parameters of their settings and a
+    non-empty list for each."""
     if not isinstance(grid, dict):
         raise ValueError(f"tuning_grid must map attack names to lists of timesteps, got {type(grid).__name__}")
     unknown = sorted(set(grid) - set(ATTACKS))
     if unknown:
         raise ValueError(f"tuning_grid names unknown attacks {unknown}; known: {sorted(ATTACKS)}")
-    empty = sorted(n for n, values in grid.items() if not isinstance(values, list) or not values)
-    if empty:
-        raise ValueError(f"tuning_grid must give each attack a non-empty list of timesteps; not so for {empty}")
+    for name, values in grid.items():
+        if not isinstance(values, (list, dict)) or not values:
+            raise ValueError(f"tuning_grid must give each attack a non-empty list of timesteps or a non-empty "
+                             f"{{parameter: [values]}}; not so for {name}: {values!r}")
+        plan = tuning_plan(name, values)
+        fields = set(ATTACKS[name].config.to_dict())
+        wrong = sorted(p for p in plan if p not in fields)
+        if wrong:
+            raise ValueError(f"tuning_grid[{name!r}] names parameters {wrong} that {name} does not have; "
+                             f"it has {sorted(fields)}")
+        empty = sorted(p for p, v in plan.items() if not isinstance(v, list) or not v)
+        if empty:
+            raise ValueError(f"tuning_grid must give each parameter a non-empty list of values; not so for "
+                             f"{name}: {empty}")
     return grid
 
 
-def tune_timesteps(settings: dict, grid: dict, target, data, *, seed: int, n_boot: int,
-                   known: dict | None = None) -> Tuning:
-    """For each attack of ``grid`` (name -> timesteps), its main timestep chosen by AUC on the
-    calibration split (:func:`.sweeps.tune_on_calibration`: the evaluation images are never looked
-    at), then scored and evaluated on the evaluation parts at that value. ``known`` (name ->
-    :class:`~mialib.attacks.scoring.SplitScores` of ``settings[name]`` with this ``seed``) saves
-    scoring again an attack whose chosen value is the one it already had."""
-    chosen, scores, results = {}, {}, {}
+def tune_attacks(settings: dict, grid: dict, target, data, *, seed: int, n_boot: int,
+                 known: dict | None = None) -> Tuning:
+    """For each attack of ``grid`` (:func:`check_tuning_grid`), its settings chosen by AUC on the
+    calibration split (:func:`.sweeps.tune_settings_on_calibration`: the parameters one after another,
+    the evaluation images never looked at), then scored and evaluated on the evaluation parts.
+    ``known`` (name -> :class:`~mialib.attacks.scoring.SplitScores` of ``settings[name]`` with this
+    ``seed``) saves scoring again an attack whose chosen settings are the ones it already had."""
+    chosen, path, scores, results = {}, {}, {}, {}
     for name, values in check_tuning_grid(grid).items():
-        step = ATTACKS[name].timestep
-        chosen[name], _ = tune_on_calibration(settings[name], step, values, target, data, seed=seed)
-        cfg = settings[name].replace(**{step: chosen[name]})
+        plan = tuning_plan(name, values)
+        cfg, path[name] = tune_settings_on_calibration(settings[name], plan, target, data, seed=seed)
+        chosen[name] = {parameter: getattr(cfg, parameter) for parameter in plan}
         if known and name in known and cfg == settings[name]:
             scores[name] = SplitScores(*known[name].evaluation, queries_per_image=known[name].queries_per_image)
         else:
             scores[name] = score_split(cfg, target, data, seed=seed, calibration=False)
         results[name] = evaluate_split(scores[name], n_boot=n_boot, seed=seed)
-    return Tuning(chosen, scores, results)
-
+    return Tuning(chosen, path, scores, results)

@@ -10,7 +10,8 @@ whole sweep is ONE pass of queries, each value's scores bitwise those of scoring
 the sweep's query count is that of its most expensive value, not the sum.
 
 Choosing a value by its result on the evaluation images is optimistic in the same way as the
-papers' best-threshold ASR; :func:`tune_on_calibration` chooses on the calibration split.
+papers' best-threshold ASR; :func:`tune_on_calibration` chooses on the calibration split, and
+:func:`tune_settings_on_calibration` chooses several parameters there one after another.
 """
 
 from __future__ import annotations
@@ -222,6 +223,20 @@ def tune_on_calibration(attack, parameter: str, grid, target, data, *, seed: int
     tuned, _ = _sweep_parts(attack, parameter, grid, target, data, ("cal_members", "cal_nonmembers"), seed=seed,
                             n_boot=0)
     return tuned.best("auc"), {v: r["auc"] for v, r in tuned.results.items()}
+
+
+def tune_settings_on_calibration(attack, grid: dict, target, data, *, seed: int):
+    """(``attack`` with every parameter of ``grid`` (parameter -> values, in the order given)
+    set to its value of highest calibration AUC, {parameter: {value: calibration AUC}}): one
+    round of coordinate ascent, each parameter chosen by :func:`tune_on_calibration` with the
+    choices before it in place (e.g. noise aggregation's t, then K at that t, then m, ...).
+    Values the settings so far cannot take are skipped; a parameter none of whose values can be
+    taken is a ValueError. The evaluation images are never looked at."""
+    path = {}
+    for parameter, values in grid.items():
+        best, path[parameter] = tune_on_calibration(attack, parameter, values, target, data, seed=seed)
+        attack = attack.replace(**{parameter: best})
+    return attack, path
 
 
 def metrics_by_model(models: dict, attacks: dict, data, *, seed: int, batch_size: int = 256,

@@ -220,6 +220,21 @@ def test_auc_vs_budget_one_line_per_attack_with_epochs_on_top():
     assert band[:, 1].min() == pytest.approx(0.55) and band[:, 1].max() == pytest.approx(0.74)
 
 
+def test_calibration_tuning_one_row_per_attack_one_panel_per_parameter_in_order_with_the_choice_starred():
+    path = {"na": {"t": {40: 0.6, 80: 0.7}, "K": {2: 0.7, 3: 0.75, 5: 0.72}}, "nl": {"t": {20: 0.8, 100: 0.6}}}
+    chosen = {"na": {"t": 80, "K": 3}, "nl": {"t": 20}}
+    fig = figures.calibration_tuning(path, chosen, {"na": "NA", "nl": "NL"})
+    (t_na, k_na, t_nl, hidden) = fig.axes
+    np.testing.assert_allclose(_xy(t_na.lines[0]), [[0, 1], [0.6, 0.7]])
+    np.testing.assert_allclose(_xy(k_na.lines[0]), [[0, 1, 2], [0.7, 0.75, 0.72]])
+    np.testing.assert_allclose(_xy(k_na.lines[1]), [[1], [0.75]])  # the star: K = 3
+    np.testing.assert_allclose(_xy(t_nl.lines[1]), [[0], [0.8]])
+    assert [t.get_text() for t in k_na.get_xticklabels()] == ["2", "3", "5"]
+    assert k_na.get_xlabel() == "K  (step 2)" and t_nl.get_ylabel() == "NL\ncalibration AUC" and not hidden.get_visible()
+    with pytest.raises(ValueError, match="nothing to draw"):
+        figures.calibration_tuning({}, {}, {})
+
+
 def test_shift_comparison_bars_of_both_splits():
     imgs = _imgs(8)
     a0, a1 = figures.shift_comparison(imgs, imgs * 0.5, "blur", 0.5, ["A", "B"], [0.5, 0.7], [1.0, 0.9]).axes

@@ -102,17 +102,20 @@ def test_noise_aggregation_summary_compares_each_ablation_with_the_paper():
     assert "The t and stride sweeps below show" in text
 
 
-def _comparison(d_sec, d_naive, budget_gain=0.4, blind_ci=(0.4, 0.52)):
+def _comparison(d_sec, d_naive, budget_gain=0.4, blind_ci=(0.4, 0.52), extra_res=None, **tuning):
     names = ["naive_loss", "secmi_stat", "noise_aggregation"]
-    labels = {"naive_loss": "Naive loss", "secmi_stat": "SecMI_stat", "noise_aggregation": "Noise aggregation"}
-    res = {"naive_loss": _r(0.826), "secmi_stat": _r(0.917), "noise_aggregation": _r(0.873)}
+    labels = {"naive_loss": "Naive loss", "secmi_stat": "SecMI_stat", "noise_aggregation": "Noise aggregation",
+              "pia_proximal": "PIA"}
+    res = {"naive_loss": _r(0.826), "secmi_stat": _r(0.917), "noise_aggregation": _r(0.873), **(extra_res or {})}
+    queries = {"naive_loss": 1, "secmi_stat": 11, "noise_aggregation": 5, "pia_proximal": 2}
+    tuning = {"tuned": {"noise_aggregation": {"t": 60}, "secmi_stat": {"t_sec": 20}},
+              "tuned_res": {"noise_aggregation": _r(0.925), "secmi_stat": _r(0.984)}, **tuning}
     return report.comparison_summary(
-        res=res, labels=labels, queries={"naive_loss": 1, "secmi_stat": 11, "noise_aggregation": 5},
-        diffs={"secmi_stat": d_sec, "naive_loss": d_naive}, tuned={"noise_aggregation": 60, "secmi_stat": 20},
-        tuned_res={"noise_aggregation": _r(0.925), "secmi_stat": _r(0.984)}, tuned_diff=_diff(-0.059, -0.076, -0.044),
+        res=res, labels=labels, queries={n: queries[n] for n in res},
+        diffs={"secmi_stat": d_sec, "naive_loss": d_naive}, tuned_diff=_diff(-0.059, -0.076, -0.044),
         budget_auc={n: {250: 0.5, 6000: 0.5 + budget_gain} for n in names}, epochs_per_step=0.25,
         res_blind=_r(0.46, *blind_ci), res_blind_shifted=_r(1.0), res_shifted={n: _r(0.95) for n in names},
-        shift="blur", n_nonmembers=1024)
+        shift="blur", n_nonmembers=1024, **tuning)
 
 
 def test_comparison_summary_reproduces_or_refutes_the_claim_by_the_paired_rule():
@@ -121,6 +124,7 @@ def test_comparison_summary_reproduces_or_refutes_the_claim_by_the_paired_rule()
     assert "Noise aggregation beats Naive loss (AUC difference +0.047" in text
     assert "**not** reproduced" in text
     assert "Noise aggregation loses to SecMI_stat (AUC difference -0.059" in text  # tuned
+    assert "noise aggregation (t = 60) reaches AUC 0.925 and SecMI_stat (t_sec = 20) 0.984" in text
     assert "every attack gains with training" in text and "interval contains 0.5" in text
     text = _comparison(_diff(0.05, 0.035, 0.07), _diff(0.047, 0.031, 0.084), budget_gain=-0.1, blind_ci=(0.55, 0.6))
     assert "The claim is reproduced here." in text
@@ -129,8 +133,33 @@ def test_comparison_summary_reproduces_or_refutes_the_claim_by_the_paired_rule()
     assert "is not distinguishable from SecMI_stat" in text and "**not** reproduced" in text
     text = _comparison(_diff(0.05, 0.035, 0.07), _diff(0.047, 0.011, 0.084))  # the bound 0.011 is within 0.03 of 0
     assert "Noise aggregation is too close to call against Naive loss" in text and "**too close to call**" in text
-    assert "Only timesteps were tuned here" in text and "**SecMI_stat** reaches AUC 0.917 at 11 queries per image." in text
+    assert "Only timesteps were tuned here" in text
     assert "reproduced here" not in text and "**not** reproduced" not in text
+
+
+def test_comparison_summary_names_a_strongest_attack_only_when_it_is_outside_the_papers_comparison():
+    text = _comparison(_diff(-0.043, -0.066, -0.033), _diff(0.047, 0.031, 0.084))
+    assert "neither attack of the paper's comparison is the strongest" not in text  # SecMI_stat is, and is a rival
+    text = _comparison(_diff(-0.043, -0.066, -0.033), _diff(0.047, 0.031, 0.084), extra_res={"pia_proximal": _r(0.95)})
+    assert "neither attack of the paper's comparison is the strongest here: **PIA** reaches AUC 0.950 at 2 queries " \
+           "per image." in text
+    text = _comparison(_diff(-0.043, -0.066, -0.033), _diff(0.047, 0.031, 0.084), extra_res={"pia_proximal": _r(0.95)},
+                       tuned={"noise_aggregation": {"t": 60}, "secmi_stat": {"t_sec": 20}, "pia_proximal": {"t": 50}},
+                       tuned_res={"noise_aggregation": _r(0.925), "secmi_stat": _r(0.984), "pia_proximal": _r(0.99)})
+    assert "**PIA** reaches AUC 0.950 at 2 queries per image at its default, and 0.990 tuned (t = 50)." in text
+
+
+def test_comparison_summary_says_which_knobs_were_tuned_and_how_far_each_moved_the_attack():
+    text = _comparison(_diff(-0.043, -0.066, -0.033), _diff(0.047, 0.031, 0.084),
+                       tuned={"noise_aggregation": {"t": 60, "K": 8, "injection": "vp"}, "secmi_stat": {"t_sec": 20, "k": 5}},
+                       tuned_queries={"noise_aggregation": 8, "secmi_stat": 5},
+                       tuned_ranges={"noise_aggregation": {"t": (0.8, 0.9), "K": (0.88, 0.9), "injection": (0.7, 0.9)}},
+                       n_calibration=128)
+    assert "noise aggregation (t = 60, K = 8, injection = vp) reaches AUC 0.925 at 8 queries" in text
+    assert "SecMI_stat (t_sec = 20, k = 5) 0.984 at 5 queries" in text
+    assert "Noise aggregation's knobs t, K, injection were tuned on the calibration split" in text
+    assert "moved its AUC by up to 0.100 (t), 0.020 (K), 0.200 (injection)" in text and "128 calibration images" in text
+    assert "Only timesteps were tuned here" not in text
 
 
 def _quality(*precisions, real=0.9, bar=0.8):

@@ -28,7 +28,7 @@ SHRINK = {
                              "sigma_sweep": [0.5]},
     "04_attack_comparison": {"n_boot": 4, "K_curve": [2, 3], "k_curve": [50],
                              "tuning_grid": {"naive_loss": [100], "pia_proximal": [200], "secmi_stat": [50],
-                                             "noise_aggregation": [80]}},
+                                             "noise_aggregation": {"t": [80], "sigma": [0.1, 0.2]}}},
     "05_property_inference": {"p_grid": [0.2, 0.8], "error_sizes": [4, 8], "gmm_components": 2,
                               "setup": {"n_train": 16, "train_steps": 2, "n_queries": 1, "n_per_query": 8,
                                         "sample_steps": 2}},
