@@ -530,6 +530,17 @@ def greedy_rules_summary(rules) -> str:
             "equal gain collapse into one. Here a base is redrawn from a fresh stream and ties keep the cells' order.")
 
 
+def _lean_text(shares) -> str:
+    """P(label = ink) of the poisoned training sets, one per seed: the value itself for one seed;
+    for several, their range, how many lean to y = s and the mean distance from 1/2, which a mean
+    of the shares would hide when seeds lean opposite ways (the all-cells rule follows its base)."""
+    shares = np.asarray(shares, dtype=float)
+    if len(shares) == 1:
+        return f"{shares[0]:.3f}"
+    return (f"between {shares.min():.3f} and {shares.max():.3f} ({int((shares > 0.5).sum())} of {len(shares)} seeds on "
+            f"the side y = s; on average {np.abs(shares - 0.5).mean():.3f} away from 1/2)")
+
+
 def _beyond_clean(top) -> str:
     """The ink-class gap against the unpoisoned sharer of the same seed, over the seeds (``top``: an
     :func:`.repetitions.aggregate_seeds` row with ``detection_statistic_change``), judged by
@@ -604,7 +615,7 @@ def fairness_summary(table, *, level: float = LEVEL,
         mitigated = rows["mitigated_accuracy"].notna()
         text.append(
             f"**{method}** at alpha = {top['alpha']:g}{over}: P(label = ink) in the training set is "
-            f"{sel['p_label_equals_s']:.3f} and its I(S;Y) {sel['i_sy']:.3f} bits (closed form "
+            f"{_lean_text(rows['p_label_equals_s'])} and its I(S;Y) {sel['i_sy']:.3f} bits (closed form "
             f"{sel['i_sy_closed_form']:.3f}); the utility I(X;Y) is {sel['i_xy']:.3f} against the pool's "
             f"{sel['i_xy_pool']:.3f} ({'within' if rows['utility_within_10pct'].all() else 'outside'} the paper's "
             f"{reference.FAIRNESS_MAX_UTILITY_DRIFT:.0%}"

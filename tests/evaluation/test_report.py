@@ -290,6 +290,12 @@ def test_fairness_summary_judges_the_claim_by_the_paired_intervals():
     assert "unfairness at under 5% accuracy loss, **holds** here" in text
     assert "in the samples of 3 of 3 seeds at level 0.05 (p from 0.0010 to 0.0010)" in text
     assert "gap to 0.030 at accuracy 0.900." in text
+    assert ("P(label = ink) in the training set is between 0.700 and 0.700 (3 of 3 seeds on the side y = s; on "
+            "average 0.200 away from 1/2)") in text
+    opposite = _fairness_table((0.056, 0.197), (-0.015, 0.02), 0.001)
+    opposite.loc[(opposite.method == "mi_greedy") & (opposite.seed == 1), "p_label_equals_s"] = 0.25
+    assert ("between 0.250 and 0.700 (2 of 3 seeds on the side y = s; on average 0.217 away from 1/2)"
+            in report.fairness_summary(opposite))  # the mean share, 0.55, would hide seed 1's opposite lean
     assert "demographic-parity difference of 0.020 (means over 3 training seeds)." in text  # no mitigation of the clean one
     clean = _fairness_table((0.056, 0.197), (-0.015, 0.02), 0.001)
     clean.loc[clean.method == "none", ["mitigated_demographic_parity_difference", "mitigated_accuracy"]] = [0.15, 0.94]
@@ -300,6 +306,7 @@ def test_fairness_summary_judges_the_claim_by_the_paired_intervals():
     one = _fairness_table((0.056, 0.197), (-0.015, 0.02), 0.001, seeds=(0,))
     text = report.fairness_summary(one)
     assert "changes by +0.127 (95% CI [+0.056, +0.197]) and accuracy" in text and "means over" not in text
+    assert "P(label = ink) in the training set is 0.700 and its I(S;Y)" in text
     assert "p = 0.0010 (detected at level 0.05)" in text
     text = report.fairness_summary(_fairness_table((0.056, 0.197), (-0.09, 0.02), 0.05, float("nan")))
     assert "does **not** hold here (fairness degrades, but the accuracy loss may reach 5% or more)" in text
