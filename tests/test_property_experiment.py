@@ -37,6 +37,18 @@ def test_sharers_train_on_exact_proportions_and_the_receiver_reads_them():
     assert abs(r.generator_proportion(pop) - 0.75) < 0.3
 
 
+def test_the_receivers_reader_measures_its_rates_on_digits_it_never_trained_on():
+    from mialib.experiments.property import receiver_reader
+    pop = coloured_population(seed=1)
+    reader = receiver_reader(pop, PropertyParams(), seed=2)
+    n = len(pop.receiver_pool)
+    assert reader.rates.n_pos == reader.rates.n_neg == round(0.5 * n)  # both inks of half the digits
+    single = receiver_reader(pop, PropertyParams(aux_both_inks=False), seed=2)
+    assert single.rates.n_pos + single.rates.n_neg == round(0.5 * n)
+    with pytest.raises(ValueError, match="aux_both_inks must be True or False"):
+        PropertyParams(aux_both_inks=1)
+
+
 def test_error_by_sample_size_shrinks_with_n():
     rng = np.random.default_rng(0)
     labels = (rng.random(4000) < 0.3).astype(int)

@@ -12,9 +12,12 @@ zero-shot rule), and p^ = mean f(x_i). Three facts make this exact:
 - inverting it, p~ = clip((p^ - FPR) / (TPR - FPR), 0, 1) (eq. 15) is unbiased (before clipping)
   when TPR and FPR are those of the reader on the generated images.
 
-The intervals here are finite-sample guarantees, not asymptotic ones: Hoeffding on the N labels,
-and for the corrected estimator Hoeffding on the held-out positives and negatives that measured
-TPR and FPR, combined by a union bound and propagated through eq. 15 by interval arithmetic.
+The intervals here are finite-sample guarantees, not asymptotic ones: for the naive estimator
+Hoeffding on the N labels (eq. 12, the paper's); for the corrected one the exact binomial
+(Clopper-Pearson) intervals of the N labels and of the held-out positives and negatives that
+measured TPR and FPR, combined by a union bound and propagated through eq. 15 by interval
+arithmetic. The exact interval holds the same 1 - delta for every N, and is narrower than
+Hoeffding's (which bounds any variable in [0, 1], not only a 0/1 count).
 What they cannot cover is a generator whose samples do not carry the training proportion (its
 bias) or a reader whose rates differ on generated images: the notebook measures both.
 """
@@ -146,15 +149,14 @@ def naive_estimate(labels, delta: float = 0.05) -> Estimate:
 
 def corrected_estimate(labels, rates: ReaderRates, delta: float = 0.05) -> Estimate:
     """p~ = eq. 15 with the reader's measured rates; its interval holds with probability
-    >= 1 - delta: Hoeffding on the N labels (delta/2) and on the held-out rates (delta/4 each,
-    none when the rates are exact), propagated through eq. 15."""
+    >= 1 - delta: the exact binomial interval of E f from the N labels (delta/2; all of delta
+    when the rates are exact) and of the held-out rates (delta/4 each), propagated through eq. 15."""
     y = check_binary(labels, "property labels")
     p_hat = float(y.mean())
     value = corrected_proportion(p_hat, rates.tpr, rates.fpr)
     share = delta / 2 if rates.n_pos else delta
-    e = hoeffding_epsilon(len(y), share)
     t_band, f_band = rates.intervals(delta / 2)
-    low, high = _corrected_range((max(0.0, p_hat - e), min(1.0, p_hat + e)), t_band, f_band)
+    low, high = _corrected_range(clopper_pearson(int(y.sum()), len(y), share), t_band, f_band)
     return Estimate(value, low, high, len(y), delta)
 
 
@@ -166,14 +168,26 @@ class PropertyReader:
         self.model, self.rates = model, rates
 
     @classmethod
-    def fit(cls, images, truth, *, held_out: float = 0.3, seed: int = 0) -> "PropertyReader":
+    def fit(cls, images, truth, *, held_out: float = 0.3, seed: int = 0, groups=None) -> "PropertyReader":
+        """Trained on a random ``1 - held_out`` of the images, its rates measured on the rest; with
+        ``groups`` (one id per image, e.g. the digit an image inks) whole groups are held out, so
+        no digit is both trained on and used to measure the rates."""
         from sklearn.linear_model import LogisticRegression
 
         check_float(held_out, "held_out", low=0.0, high=1.0, low_open=True, high_open=True)
         x, y = _features(images), np.asarray(truth)
-        perm = np.random.default_rng(seed).permutation(len(y))
-        n_test = int(round(held_out * len(y)))
-        test, train = perm[:n_test], perm[n_test:]
+        rng = np.random.default_rng(seed)
+        if groups is None:
+            perm = rng.permutation(len(y))
+            n_test = int(round(held_out * len(y)))
+            test, train = perm[:n_test], perm[n_test:]
+        else:
+            groups = np.asarray(groups)
+            if groups.shape != y.shape:
+                raise ValueError(f"groups must give one id per image: {groups.shape} ids for {len(y)} images")
+            ids = rng.permutation(np.unique(groups))
+            held = np.isin(groups, ids[:int(round(held_out * len(ids)))])
+            test, train = np.flatnonzero(held), np.flatnonzero(~held)
         if len(np.unique(y[train])) < 2:
             raise ValueError("the auxiliary training part needs images of both properties")
         model = LogisticRegression(max_iter=2000).fit(x[train], y[train])

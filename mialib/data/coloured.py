@@ -144,11 +144,15 @@ class ColouredPopulation:
         s[rng.choice(n, int(round(p * n)), replace=False)] = 1
         return self.draw(idx, s, stream)
 
-    def auxiliary(self, stream: int = 10_000) -> ImageSet:
+    def auxiliary(self, stream: int = 10_000, *, both_inks: bool = False) -> ImageSet:
         """The receiver's auxiliary data: every digit of its pool, property drawn at random
-        (half and half)."""
+        (half and half); with ``both_inks`` every digit twice, once with each property (the
+        receiver inks its own digits, so it can: twice the images from the same pool)."""
+        n = len(self.receiver_pool)
+        if both_inks:
+            return self.draw(np.concatenate([self.receiver_pool, self.receiver_pool]), np.repeat([0, 1], n), stream)
         rng = np.random.default_rng([self.seed, stream, 2])
-        s = rng.permutation(np.arange(len(self.receiver_pool)) % 2)
+        s = rng.permutation(np.arange(n) % 2)
         return self.draw(self.receiver_pool, s, stream)
 
 

@@ -418,7 +418,8 @@ def property_summary(*, mae: dict, coverage: dict, width: dict, coverage_of_targ
         (f"**The corrected estimator reaches the aim** of a mean absolute error of at most {aim:.2f}."
          if meets_aim(mae[corrected], aim) else
          f"**The corrected estimator misses the aim** of a mean absolute error of at most {aim:.2f} ({mae[corrected]:.3f})."),
-        "**Coverage.** Hoeffding's bound promises that each interval holds with probability at least "
+        "**Coverage.** The bounds (Hoeffding's for the naive estimates, exact binomial ones for the corrected) "
+        "promise that each interval holds with probability at least "
         f"{1 - delta:.2f}; the share of intervals that contain the true p is "
         + ", ".join(f"{name} {c:.2f}" for name, c in coverage.items()) + ". "
         + (f"The corrected intervals keep the promise, at a price: their mean width is {width[corrected]:.2f}, "

@@ -35,7 +35,8 @@ class PropertyParams(SharerParams):
     n_queries: int = 10              # the receiver's queries per model (the paper's 10)
     n_per_query: int = 200           # samples per query (the paper's N = 200)
     delta: float = 0.05              # the intervals hold with probability >= 1 - delta
-    held_out: float = 0.5            # share of the auxiliary data that measures the reader's rates
+    held_out: float = 0.5            # share of the auxiliary digits that measures the reader's rates
+    aux_both_inks: bool = True       # the receiver inks each auxiliary digit in both colours (twice the images)
 
     def validate(self) -> None:
         super().validate()
@@ -43,6 +44,8 @@ class PropertyParams(SharerParams):
         check_float(self.delta, "delta", low=0.0, high=1.0, low_open=True, high_open=True)
         for name in ("n_queries", "n_per_query"):
             check_int(getattr(self, name), name, low=1)
+        if not isinstance(self.aux_both_inks, bool):
+            raise ValueError(f"aux_both_inks must be True or False, got {self.aux_both_inks!r}")
 
     @property
     def n_samples(self) -> int:
@@ -56,6 +59,15 @@ class SharerModel:
     p: float
     training: ImageSet
     model: TrainedModel
+
+
+def receiver_reader(pop: ColouredPopulation, params: PropertyParams, *, seed: int) -> PropertyReader:
+    """The receiver's property reader: fitted on its auxiliary digits (each in both inks when
+    ``params.aux_both_inks``), its TPR and FPR measured on ``params.held_out`` of the digits, which
+    it never trained on in either ink."""
+    aux = pop.auxiliary(both_inks=params.aux_both_inks)
+    return PropertyReader.fit(aux.images, aux.attributes["colour"], held_out=params.held_out, seed=seed,
+                              groups=aux.attributes["digit_index"])
 
 
 def train_sharer_models(pop: ColouredPopulation, p_grid, params: PropertyParams, *, seed: int,
@@ -208,8 +220,7 @@ def repetition(p_grid, params: PropertyParams, seed: int, *, device: str = "auto
     every sharer's training set and training, and the samples all come from ``seed``. Returns
     :func:`estimate_metrics` of the receiver's three estimators."""
     pop = coloured_population(colour_noise=params.colour_noise, seed=seed)
-    aux = pop.auxiliary()
-    reader = PropertyReader.fit(aux.images, aux.attributes["colour"], held_out=params.held_out, seed=seed)
+    reader = receiver_reader(pop, params, seed=seed)
     sharers = train_sharer_models(pop, p_grid, params, seed=seed, device=device, progress=progress)
     samples = sample_sharers(sharers, params.n_samples, steps=params.sample_steps, eta=params.sample_eta, seed=seed)
     readings = {p: ReceiverReadings.read(x, reader) for p, x in samples.items()}

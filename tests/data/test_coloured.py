@@ -69,3 +69,14 @@ def test_the_receiver_pool_is_disjoint_and_balanced(pop):
     tpr, fpr = colour_rule_rates(pop.noise)
     assert pred[truth == 1].mean() == pytest.approx(tpr, abs=0.06)
     assert pred[truth == 0].mean() == pytest.approx(fpr, abs=0.06)
+
+
+def test_the_auxiliary_data_in_both_inks_holds_every_digit_once_per_ink(pop):
+    from mialib.data.coloured import grey_intensity, read_mix
+    both = pop.auxiliary(both_inks=True)
+    n = len(pop.receiver_pool)
+    assert len(both) == 2 * n and both.attributes["colour"].tolist() == [0] * n + [1] * n
+    assert both.attributes["digit_index"].tolist() == pop.receiver_pool.tolist() * 2
+    # the same grey digit under two inks: the grey intensity agrees, the read ink differs on average
+    torch.testing.assert_close(grey_intensity(both.images[:n]), grey_intensity(both.images[n:]), atol=2e-3, rtol=0)
+    assert read_mix(both.images[n:]).mean() > read_mix(both.images[:n]).mean() + 0.3

@@ -248,6 +248,7 @@ def test_property_summary_at_the_aim_and_at_the_promised_coverage():
     aim = reference.PROPERTY_MAE_AIM
     text = report.property_summary(mae=dict(zip(names, (0.14, aim))), coverage=dict(zip(names, (0.3, 0.95))), **kw)
     assert f"reaches the aim** of a mean absolute error of at most {aim:.2f}" in text and "keep the promise" in text
+    assert "The bounds (Hoeffding's for the naive estimates, exact binomial ones for the corrected) promise" in text
     text = report.property_summary(mae=dict(zip(names, (0.14, aim + 1e-12))),
                                    coverage=dict(zip(names, (0.3, 0.95 - 1e-12))), **kw)
     assert "misses the aim" in text and "fall short of it" in text
