@@ -254,8 +254,8 @@ def secmi_stride_text(results: dict, secmi: SecMI, label: str = "SecMI_stat") ->
     return text + ". The two intervals overlap, so these intervals show no gain from the finer inversion's extra queries."
 
 
-def _settings_text(chosen: dict) -> str:
-    """{parameter: value} as "t = 60, K = 8"."""
+def settings_text(chosen: dict) -> str:
+    """{parameter: value} as "t = 60, K = 8" (tuned settings, :class:`mialib.experiments.comparison.Tuning`)."""
     return ", ".join(f"{parameter} = {value}" for parameter, value in chosen.items())
 
 
@@ -305,8 +305,8 @@ def comparison_summary(*, res: dict, labels: dict, queries: dict, diffs: dict, t
     if tuned_diff is not None:
         at = {n: f" at {tuned_queries[n]:g} queries" if n in tuned_queries else "" for n in (na, sec)}
         text.append(
-            f"With each attack tuned on the calibration split, {labels[na].lower()} ({_settings_text(tuned[na])}) "
-            f"reaches AUC {tuned_res[na]['auc']:.3f}{at[na]} and {labels[sec]} ({_settings_text(tuned[sec])}) "
+            f"With each attack tuned on the calibration split, {labels[na].lower()} ({settings_text(tuned[na])}) "
+            f"reaches AUC {tuned_res[na]['auc']:.3f}{at[na]} and {labels[sec]} ({settings_text(tuned[sec])}) "
             f"{tuned_res[sec]['auc']:.3f}{at[sec]}: {describe(tuned_diff, labels[na], labels[sec])} once both are "
             f"tuned. The defaults were tuned on CIFAR-10; on this target the attacks prefer other settings (notebooks "
             f"02 and 03 show the sweeps), so a ranking at one fixed default says as much about the default as about "
@@ -319,7 +319,7 @@ def comparison_summary(*, res: dict, labels: dict, queries: dict, diffs: dict, t
         reach.append(f"And neither attack of the paper's comparison is the strongest here: **{labels[strongest]}** "
                      f"reaches AUC {res[strongest]['auc']:.3f} at {queries[strongest]:g} queries per image")
         best_tuned = max(tuned_res, key=lambda n: tuned_res[n]["auc"]) if tuned_res else None
-        reach[-1] += (f" at its default, and {tuned_res[best_tuned]['auc']:.3f} tuned ({_settings_text(tuned[best_tuned])})."
+        reach[-1] += (f" at its default, and {tuned_res[best_tuned]['auc']:.3f} tuned ({settings_text(tuned[best_tuned])})."
                       if best_tuned == strongest else ".")
     text.append(" ".join(reach))
     a, b = res[na], res[sec]

@@ -15,6 +15,7 @@ from ..attacks.secmi import NNsResult, secmi_nns
 from ..core.progress import progress_bar, stopwatch
 from ..evaluation.compare import compare
 from ..evaluation.metrics import evaluate_split
+from ..evaluation.report import settings_text
 from .sweeps import score_split_with_sweep, tune_settings_on_calibration
 
 
@@ -85,7 +86,7 @@ class Tuning:
 
     def describe(self, name: str) -> str:
         """The chosen settings of ``name`` as one line, e.g. "t = 60, K = 8, sigma = 0.05"."""
-        return ", ".join(f"{parameter} = {value}" for parameter, value in self.chosen[name].items())
+        return settings_text(self.chosen[name])
 
     def calibration_ranges(self, name: str) -> dict:
         """{parameter: (lowest, highest) calibration AUC over the values tried} of ``name``: how much
