@@ -11,8 +11,8 @@ import torch
 from mialib.attacks import ATTACKS, DiffusionTarget, attack_settings, score_split, secmi_nns
 from mialib.diffusion.controls import memorising_eps_fn
 from mialib.evaluation.compare import compare
-from mialib.experiments.comparison import check_tuning_grid, reported_attacks, run_secmi_nns, tune_attacks
-from mialib.experiments.sweeps import tune_on_calibration, tune_settings_on_calibration
+from mialib.experiments.comparison import Tuning, check_tuning_grid, reported_attacks, run_secmi_nns, tune_attacks
+from mialib.experiments.sweeps import calibration_aucs, tune_on_calibration, tune_settings_on_calibration
 from mialib.evaluation.metrics import evaluate
 
 
@@ -61,15 +61,45 @@ def test_knobs_beyond_the_timestep_are_tuned_in_the_order_given(setup):
     settings = attack_settings({"noise_aggregation": {"K": 2}})
     grid = {"noise_aggregation": {"t": [40, 80], "sigma": [0.05, 0.4], "K": [2, 3]}, "naive_loss": [20, 100]}
     tuning = tune_attacks(settings, grid, target, data, seed=1, n_boot=10)
-    cfg, path = tune_settings_on_calibration(settings["noise_aggregation"], grid["noise_aggregation"], target, data,
-                                             seed=1)
+    cfg, sweeps = tune_settings_on_calibration(settings["noise_aggregation"], grid["noise_aggregation"], target, data,
+                                               seed=1)
     assert tuning.chosen["noise_aggregation"] == {"t": cfg.t, "sigma": cfg.sigma, "K": cfg.K}
-    assert list(tuning.chosen["noise_aggregation"]) == ["t", "sigma", "K"] and tuning.path["noise_aggregation"] == path
+    assert list(tuning.chosen["noise_aggregation"]) == ["t", "sigma", "K"]
+    assert tuning.path["noise_aggregation"] == {p: calibration_aucs(sw) for p, sw in sweeps.items()}
     want = score_split(cfg, target, data, seed=1, calibration=False)
     assert torch.equal(tuning.scores["noise_aggregation"].nonmembers, want.nonmembers)
     assert tuning.queries() == {"noise_aggregation": cfg.queries(), "naive_loss": 1}
-    assert tuning.ranges()["noise_aggregation"]["sigma"] == (min(path["sigma"].values()), max(path["sigma"].values()))
+    sigma_aucs = calibration_aucs(sweeps["sigma"])
+    assert tuning.ranges()["noise_aggregation"]["sigma"] == (min(sigma_aucs.values()), max(sigma_aucs.values()))
     assert tuning.describe("noise_aggregation") == f"t = {cfg.t}, sigma = {cfg.sigma}, K = {cfg.K}"
+
+
+def test_tuning_keeps_the_values_it_could_not_try_and_why(setup):
+    data, target = setup
+    settings = attack_settings({"noise_aggregation": {"K": 2, "m": 10}})
+    grid = {"noise_aggregation": {"t": [20], "K": [2, 3, 4]}, "naive_loss": [20, 100]}
+    tuning = tune_attacks(settings, grid, target, data, seed=1, n_boot=0)
+    assert list(tuning.skipped) == ["noise_aggregation"] and list(tuning.skipped["noise_aggregation"]) == ["K"]
+    assert "below step 0" in tuning.skipped["noise_aggregation"]["K"][4]
+    assert set(tuning.path["noise_aggregation"]["K"]) == {2, 3}
+
+
+def _tuning(path, chosen, skipped=None):
+    return Tuning(chosen=chosen, path=path, scores={}, results={}, skipped=skipped or {})
+
+
+def test_choices_at_an_edge_of_a_grid_of_three_or_more_are_flagged():
+    path = {"na": {"t": {40: 0.6, 60: 0.7, 80: 0.65}, "sigma": {0.05: 0.8, 0.1: 0.7, 0.2: 0.6},
+                   "injection": {"decoupled": 0.8, "vp": 0.7, "ddim": 0.6}, "m": {5: 0.6, 10: 0.7}},
+            "sec": {"k": {5: 0.6, 10: 0.7, 20: 0.8}}}
+    chosen = {"na": {"t": 60, "sigma": 0.05, "injection": "decoupled", "m": 10}, "sec": {"k": 20}}
+    # the interior t, the categorical injection and the two-value m are not flagged
+    assert _tuning(path, chosen).at_grid_edge() == {"na": {"sigma": "smallest"}, "sec": {"k": "largest"}}
+    # K = 5 of [3, 5, 8] with 8 skipped: the largest value it could take
+    path = {"na": {"K": {3: 0.6, 5: 0.7}}}
+    tuning = _tuning(path, {"na": {"K": 5}}, {"na": {"K": {8: "below step 0"}}})
+    assert tuning.at_grid_edge() == {"na": {"K": "largest"}}
+    assert _tuning(path, {"na": {"K": 5}}).at_grid_edge() == {}  # a grid of two: every choice is an edge
 
 
 @pytest.mark.parametrize("grid, match", [

@@ -11,7 +11,9 @@ from mialib.experiments.property import PropertyParams
 
 def test_property_sharers_are_unconditional_models():
     p = PropertyParams(block_out_channels=(16,), train_steps=7, lr=0.01, ema_decay=0.9)
-    assert p.model_config() == ModelConfig(image_size=8, channels=3, block_out_channels=(16,), norm_num_groups=8)
+    assert p.model_config() == ModelConfig(image_size=8, channels=3, block_out_channels=(16,), norm_num_groups=8,
+                                           mid_attention=False)
+    assert PropertyParams(mid_attention=True).model_config().mid_attention
     assert p.train_config(3) == TrainConfig(steps=7, batch_size=64, lr=0.01, ema_decay=0.9, snr_gamma=5.0, seed=3)
     assert PropertyParams(snr_gamma=0.0).train_config(3).snr_gamma == 0.0 and p.sample_eta == 1.0
     assert p.train_config(3).label_dropout == 0.0
@@ -20,7 +22,7 @@ def test_property_sharers_are_unconditional_models():
 def test_fairness_sharers_are_class_conditional_with_label_dropout():
     f = FairnessParams(label_dropout=0.2, train_steps=5)
     assert f.model_config() == ModelConfig(image_size=8, channels=3, block_out_channels=(32,), norm_num_groups=8,
-                                           num_classes=2)
+                                           num_classes=2, mid_attention=False)
     assert f.train_config(1) == TrainConfig(steps=5, batch_size=64, lr=0.004, ema_decay=0.99, label_dropout=0.2,
                                             snr_gamma=5.0, seed=1)
     assert FairnessParams().n_train == 400 and PropertyParams().n_train == 256

@@ -11,7 +11,7 @@ from mialib.attacks import DiffusionTarget, NoiseAggregation, SecMI, score_split
 from mialib.attacks.scoring import score_part
 from mialib.diffusion.controls import memorising_eps_fn
 from mialib.experiments.sweeps import (Sweep, sweep_attack, sweep_boot, sweep_part_scores, sweep_values,
-                                      tune_on_calibration, tune_settings_on_calibration)
+                                      tune_on_calibration, tune_settings_on_calibration, calibration_aucs)
 from mialib.evaluation.metrics import evaluate
 
 
@@ -73,14 +73,24 @@ def test_several_parameters_are_tuned_one_after_another_on_the_calibration_split
     cal_only = _EvaluationForbidden(cal_members=data.cal_members, cal_nonmembers=data.cal_nonmembers)
     grid = {"t": [20, 40], "K": [2, 3], "sigma": [0.05, 0.4], "injection": ["decoupled", "vp"]}
     start = NoiseAggregation(m=10, K=2)
-    tuned, path = tune_settings_on_calibration(start, grid, target, cal_only, seed=0)
+    tuned, sweeps = tune_settings_on_calibration(start, grid, target, cal_only, seed=0)
     by_hand = start  # coordinate ascent written out: each parameter at its best with the earlier ones in place
     for parameter, values in grid.items():
         best, aucs = tune_on_calibration(by_hand, parameter, values, target, cal_only, seed=0)
-        assert path[parameter] == aucs
+        assert calibration_aucs(sweeps[parameter]) == aucs and sweeps[parameter].parameter == parameter
         by_hand = by_hand.replace(**{parameter: best})
-    assert tuned == by_hand and list(path) == list(grid)
+    assert tuned == by_hand and list(sweeps) == list(grid)
     assert tuned.m == 10  # not in the grid: left alone
+
+
+def test_tuning_lists_the_values_the_earlier_choices_rule_out_with_the_reason(setup):
+    data, target = setup
+    cal_only = _EvaluationForbidden(cal_members=data.cal_members, cal_nonmembers=data.cal_nonmembers)
+    # t = 20 is chosen first (the only t); K = 4 at stride 10 would walk below step 0 from there
+    tuned, sweeps = tune_settings_on_calibration(NoiseAggregation(m=10, K=2), {"t": [20], "K": [2, 3, 4]}, target,
+                                                 cal_only, seed=0)
+    assert sweeps["t"].skipped == [] and sweeps["K"].skipped == [4]
+    assert "below step 0" in sweeps["K"].reasons[4] and set(calibration_aucs(sweeps["K"])) == {2, 3}
 
 
 def test_tuning_a_parameter_none_of_whose_values_fits_says_why(setup):

@@ -17,7 +17,8 @@ from ..core.checks import check_field_types
 @dataclass(frozen=True)
 class ModelConfig:
     """Size of the denoiser. ``attention`` says, per resolution level, whether that level
-    uses self-attention blocks (diffusers' AttnDownBlock2D / AttnUpBlock2D)."""
+    uses self-attention blocks (diffusers' AttnDownBlock2D / AttnUpBlock2D); ``mid_attention``
+    whether the middle block between the down and up paths has one (diffusers' default: yes)."""
 
     image_size: int = 8                   # height = width of the images
     channels: int = 1                     # image channels (1 grey, 3 RGB)
@@ -26,6 +27,7 @@ class ModelConfig:
     attention: tuple[bool, ...] = field(default=())  # per level; () = no attention anywhere
     norm_num_groups: int = 8              # GroupNorm groups (must divide every width)
     num_classes: int | None = None        # class-conditional when set; label num_classes = "no label"
+    mid_attention: bool = True            # self-attention in the middle block (UNet2DModel's add_attention)
 
     def __post_init__(self):
         check_field_types(self)
@@ -70,6 +72,7 @@ def build_unet(cfg: ModelConfig) -> UNet2DModel:
         up_block_types=up,
         norm_num_groups=cfg.norm_num_groups,
         attention_head_dim=8,
+        add_attention=cfg.mid_attention,
         # one extra embedding, index num_classes, is the null label of classifier-free guidance
         num_class_embeds=None if cfg.num_classes is None else cfg.num_classes + 1,
     )

@@ -235,12 +235,13 @@ def auc_vs_budget(budget_auc: dict, labels: dict, target_steps: int, epochs_per_
     return fig
 
 
-def calibration_tuning(path: dict, chosen: dict, labels: dict):
+def calibration_tuning(path: dict, chosen: dict, labels: dict, skipped: dict | None = None):
     """The calibration AUC of every value tried while tuning (``path``: attack -> {parameter:
     {value: AUC}}, :class:`mialib.experiments.comparison.Tuning`), one row per attack and one
     panel per parameter in the order they were tuned, the chosen value (``chosen``: attack ->
-    {parameter: value}) starred."""
-    rows = list(path)
+    {parameter: value}) starred. Values the tuning could not try (``skipped``: attack ->
+    {parameter: {value: why}}) follow the tried ones, crossed at the foot of the panel."""
+    rows, skipped = list(path), skipped or {}
     if not rows:
         raise ValueError("no attack was tuned: nothing to draw")
     cols = max(len(path[n]) for n in rows)
@@ -253,13 +254,21 @@ def calibration_tuning(path: dict, chosen: dict, labels: dict):
                 ax.set_visible(False)
                 continue
             parameter, aucs = list(path[name].items())[c]
+            missed = list(skipped.get(name, {}).get(parameter, {}))
             xs = np.arange(len(aucs))
             ax.plot(xs, list(aucs.values()), "o-", color=f"C{r}")
             best = list(aucs).index(chosen[name][parameter])
             ax.plot([best], [aucs[chosen[name][parameter]]], "*", ms=13, color="k", label="chosen")
-            ax.set_xticks(xs, [str(v) for v in aucs], fontsize=8)
+            if missed:
+                foot = min(aucs.values())
+                ax.plot(len(aucs) + np.arange(len(missed)), [foot] * len(missed), "x", ms=9, color="0.5",
+                        label="could not be tried")
+            ax.set_xticks(np.arange(len(aucs) + len(missed)),
+                          [str(v) for v in aucs] + [f"{v}\n(skipped)" for v in missed], fontsize=8)
             ax.set_xlabel(f"{parameter}  (step {c + 1})")
             ax.set_ylabel(f"{labels[name]}\ncalibration AUC" if c == 0 else "")
+            if missed:
+                ax.legend(fontsize=6, loc="best")
     axes[0][0].legend(fontsize=7)
     fig.suptitle("Tuning on the calibration split, one parameter after another\n(each with the earlier choices in place)",
                  fontsize=10)

@@ -259,6 +259,25 @@ def settings_text(chosen: dict) -> str:
     return ", ".join(f"{parameter} = {value}" for parameter, value in chosen.items())
 
 
+def tuning_limits_text(labels: dict, chosen: dict, skipped: dict, edges: dict) -> str:
+    """What the tuning grid could not say (:class:`mialib.experiments.comparison.Tuning`): the
+    values it could not try (``skipped``: name -> {parameter: {value: why}}) and the choices at an
+    edge of the values tried (``edges``: name -> {parameter: "smallest" or "largest"}); "" when
+    there are none."""
+    parts = []
+    missed = [f"{parameter} = {value} for {labels[name]} ({why})" for name, by_parameter in skipped.items()
+              for parameter, reasons in by_parameter.items() for value, why in reasons.items()]
+    if missed:
+        parts.append("Not every value of the grid could be tried, the earlier choices in place: " + "; ".join(missed)
+                     + ".")
+    at_edge = [f"{labels[name]}'s {parameter} = {chosen[name][parameter]} (the {side} value tried)"
+               for name, by_parameter in edges.items() for parameter, side in by_parameter.items()]
+    if at_edge:
+        parts.append("At an edge of its grid: " + ", ".join(at_edge) + "; a value beyond it might do better on the "
+                     "calibration split, and this grid cannot tell.")
+    return " ".join(parts)
+
+
 def _tuning_reach_text(name: str, label: str, tuned: dict, tuned_ranges: dict, n_calibration: int) -> str:
     """What tuning ``name`` on the calibration split covered: its timestep only, or each of its
     knobs with how far it moved the calibration AUC (``tuned_ranges``: name -> {parameter: (low, high)})."""
@@ -278,14 +297,15 @@ def comparison_summary(*, res: dict, labels: dict, queries: dict, diffs: dict, t
                        tuned_diff: dict | None, budget_auc: dict, epochs_per_step: float, res_blind: dict,
                        res_blind_shifted: dict, res_shifted: dict, shift: str, n_nonmembers: int,
                        tuned_queries: dict | None = None, tuned_ranges: dict | None = None, n_calibration: int = 0,
-                       focus: str = "noise_aggregation", rivals=("secmi_stat", "naive_loss")) -> str:
+                       tuned_skipped: dict | None = None, tuned_edges: dict | None = None, focus: str = "noise_aggregation", rivals=("secmi_stat", "naive_loss")) -> str:
     """Notebook 04: the noise-aggregation paper's central claim (``focus`` beats ``rivals``) by
     the paired bootstrap, at the defaults and tuned on the calibration split; low FPR; the
     calibrated ASRs; training budget; the blind baseline on an i.i.d. and a shifted split.
     ``diffs[rival]`` is :func:`.compare.compare` of ``focus`` against ``rival``; ``tuned`` (name ->
     {parameter: chosen value}), ``tuned_res``, ``tuned_queries`` and ``tuned_ranges`` (name ->
-    {parameter: (lowest, highest) calibration AUC}) describe the tuning on ``n_calibration``
-    calibration images (:class:`mialib.experiments.comparison.Tuning`)."""
+    {parameter: (lowest, highest) calibration AUC}), ``tuned_skipped`` and ``tuned_edges``
+    (:func:`tuning_limits_text`) describe the tuning on ``n_calibration`` calibration images
+    (:class:`mialib.experiments.comparison.Tuning`)."""
     na, sec = focus, rivals[0]
     attacks = [n for n in res if n in budget_auc]
     vs = {r: verdict(diffs[r]) for r in rivals}
@@ -311,6 +331,9 @@ def comparison_summary(*, res: dict, labels: dict, queries: dict, diffs: dict, t
             f"tuned. The defaults were tuned on CIFAR-10; on this target the attacks prefer other settings (notebooks "
             f"02 and 03 show the sweeps), so a ranking at one fixed default says as much about the default as about "
             f"the attack.")
+        limits = tuning_limits_text(labels, tuned, tuned_skipped or {}, tuned_edges or {})
+        if limits:
+            text[-1] += " " + limits
     strongest = max(res, key=lambda n: res[n]["auc"])
     reach = [f"**How far this verdict reaches.** "
              + _tuning_reach_text(na, labels[na], tuned, tuned_ranges or {}, n_calibration)

@@ -7,7 +7,7 @@ numbers to set beside ours (:func:`reported_attacks`).
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from ..attacks.registry import ATTACKS, AttackInfo
 from ..attacks.scoring import SplitScores, score_split
@@ -16,7 +16,7 @@ from ..core.progress import progress_bar, stopwatch
 from ..evaluation.compare import compare
 from ..evaluation.metrics import evaluate_split
 from ..evaluation.report import settings_text
-from .sweeps import score_split_with_sweep, tune_settings_on_calibration
+from .sweeps import calibration_aucs, score_split_with_sweep, tune_settings_on_calibration
 
 
 def reported_attacks() -> dict[str, AttackInfo]:
@@ -77,12 +77,14 @@ class Tuning:
     """Each attack's settings chosen on the calibration split (``chosen``: name -> {parameter:
     value}, in the order they were tuned), the calibration AUC of every value tried (``path``:
     name -> {parameter: {value: AUC}}), the scores on the evaluation parts at the chosen settings,
-    and their metrics."""
+    their metrics, and the values of the grid that could not be tried (``skipped``: name ->
+    {parameter: {value: why}}, only parameters with such values)."""
 
     chosen: dict
     path: dict
     scores: dict
     results: dict
+    skipped: dict = field(default_factory=dict)
 
     def describe(self, name: str) -> str:
         """The chosen settings of ``name`` as one line, e.g. "t = 60, K = 8, sigma = 0.05"."""
@@ -92,6 +94,24 @@ class Tuning:
         """{parameter: (lowest, highest) calibration AUC over the values tried} of ``name``: how much
         each knob moved the attack on the calibration split, the others at their values then."""
         return {parameter: (min(aucs.values()), max(aucs.values())) for parameter, aucs in self.path[name].items()}
+
+    def at_grid_edge(self) -> dict:
+        """{attack: {parameter: "smallest" or "largest"}} for each numeric knob whose chosen value is
+        the smallest or largest of the values scored, in a grid of three or more: a value beyond
+        them might do better, and the search cannot say. A knob whose larger values were skipped
+        counts as at its largest when it chose the largest value it could take."""
+        out = {}
+        for name, by_parameter in self.path.items():
+            for parameter, aucs in by_parameter.items():
+                values = list(aucs)
+                n_grid = len(values) + len(self.skipped.get(name, {}).get(parameter, {}))
+                if n_grid < 3 or not all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in values):
+                    continue
+                pick = self.chosen[name][parameter]
+                side = "smallest" if pick == min(values) else "largest" if pick == max(values) else None
+                if side:
+                    out.setdefault(name, {})[parameter] = side
+        return out
 
     def queries(self) -> dict:
         """{attack: queries per image at its chosen settings} on the evaluation parts."""
@@ -148,14 +168,18 @@ def tune_attacks(settings: dict, grid: dict, target, data, *, seed: int, n_boot:
     the evaluation images never looked at), then scored and evaluated on the evaluation parts.
     ``known`` (name -> :class:`~mialib.attacks.scoring.SplitScores` of ``settings[name]`` with this
     ``seed``) saves scoring again an attack whose chosen settings are the ones it already had."""
-    chosen, path, scores, results = {}, {}, {}, {}
+    chosen, path, scores, results, skipped = {}, {}, {}, {}, {}
     for name, values in check_tuning_grid(grid).items():
         plan = tuning_plan(name, values)
-        cfg, path[name] = tune_settings_on_calibration(settings[name], plan, target, data, seed=seed)
+        cfg, sweeps = tune_settings_on_calibration(settings[name], plan, target, data, seed=seed)
+        path[name] = {parameter: calibration_aucs(sw) for parameter, sw in sweeps.items()}
         chosen[name] = {parameter: getattr(cfg, parameter) for parameter in plan}
+        missed = {parameter: {v: sw.reasons[v] for v in sw.skipped} for parameter, sw in sweeps.items() if sw.skipped}
+        if missed:
+            skipped[name] = missed
         if known and name in known and cfg == settings[name]:
             scores[name] = SplitScores(*known[name].evaluation, queries_per_image=known[name].queries_per_image)
         else:
             scores[name] = score_split(cfg, target, data, seed=seed, calibration=False)
         results[name] = evaluate_split(scores[name], n_boot=n_boot, seed=seed)
-    return Tuning(chosen, path, scores, results)
+    return Tuning(chosen, path, scores, results, skipped)

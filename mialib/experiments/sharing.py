@@ -25,6 +25,7 @@ class SharerParams(Config):
     colour_noise: float = 0.2          # sd of the ink mix around its mean (mialib.data.coloured)
     n_train: int = 256                 # images in the sharer's training set
     block_out_channels: tuple = (32,)  # the sharer's UNet widths (one level: 8x8 images need no more)
+    mid_attention: bool = False        # self-attention in the UNet's middle block (off: same quality, ~25% faster; docs/cost.md)
     train_steps: int = 800             # the sharer's training steps per model
     batch_size: int = 64               # images per training step
     lr: float = 0.004                  # AdamW learning rate
@@ -45,7 +46,8 @@ class SharerParams(Config):
     def model_config(self) -> ModelConfig:
         """The sharer's UNet on 8x8 RGB digits (class-conditional when ``NUM_CLASSES`` is set)."""
         return ModelConfig(image_size=8, channels=3, block_out_channels=self.block_out_channels,
-                           norm_num_groups=min(8, min(self.block_out_channels)), num_classes=self.NUM_CLASSES)
+                           norm_num_groups=min(8, min(self.block_out_channels)), num_classes=self.NUM_CLASSES,
+                           mid_attention=self.mid_attention)
 
     def train_config(self, seed: int) -> TrainConfig:
         """The sharer's training with ``seed`` (label dropout for class-conditional sharers)."""

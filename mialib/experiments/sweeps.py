@@ -217,26 +217,38 @@ def score_split_with_sweep(attack, parameter: str, values, target, data, *, seed
                        seconds_per_1000=1000 * (time.perf_counter() - started) / n_cal), sweep
 
 
+def calibration_sweep(attack, parameter: str, grid, target, data, *, seed: int) -> Sweep:
+    """``attack`` with ``parameter`` set to each value of ``grid``, scored on the calibration parts
+    of ``data`` (no bootstrap): the :class:`Sweep` a tuning chooses from, the values the target
+    cannot take listed in its ``skipped`` with the reason. The evaluation images are never looked at."""
+    return _sweep_parts(attack, parameter, grid, target, data, ("cal_members", "cal_nonmembers"), seed=seed,
+                        n_boot=0)[0]
+
+
+def calibration_aucs(sweep: Sweep) -> dict:
+    """{value: calibration AUC} of a :func:`calibration_sweep`."""
+    return {v: r["auc"] for v, r in sweep.results.items()}
+
+
 def tune_on_calibration(attack, parameter: str, grid, target, data, *, seed: int):
     """(the value of ``parameter`` in ``grid`` with the highest AUC on the calibration parts
     of ``data``, {value: calibration AUC}); the evaluation images are never looked at."""
-    tuned, _ = _sweep_parts(attack, parameter, grid, target, data, ("cal_members", "cal_nonmembers"), seed=seed,
-                            n_boot=0)
-    return tuned.best("auc"), {v: r["auc"] for v, r in tuned.results.items()}
+    tuned = calibration_sweep(attack, parameter, grid, target, data, seed=seed)
+    return tuned.best("auc"), calibration_aucs(tuned)
 
 
 def tune_settings_on_calibration(attack, grid: dict, target, data, *, seed: int):
     """(``attack`` with every parameter of ``grid`` (parameter -> values, in the order given)
-    set to its value of highest calibration AUC, {parameter: {value: calibration AUC}}): one
-    round of coordinate ascent, each parameter chosen by :func:`tune_on_calibration` with the
-    choices before it in place (e.g. noise aggregation's t, then K at that t, then m, ...).
-    Values the settings so far cannot take are skipped; a parameter none of whose values can be
-    taken is a ValueError. The evaluation images are never looked at."""
-    path = {}
+    set to its value of highest calibration AUC, {parameter: its :func:`calibration_sweep`}): one
+    round of coordinate ascent, each parameter chosen with the choices before it in place (e.g.
+    noise aggregation's t, then K at that t, then m, ...). Values the settings so far cannot
+    take are skipped (each sweep's ``skipped`` and ``reasons`` say which and why); a parameter
+    none of whose values can be taken is a ValueError. The evaluation images are never looked at."""
+    sweeps = {}
     for parameter, values in grid.items():
-        best, path[parameter] = tune_on_calibration(attack, parameter, values, target, data, seed=seed)
-        attack = attack.replace(**{parameter: best})
-    return attack, path
+        sweeps[parameter] = calibration_sweep(attack, parameter, values, target, data, seed=seed)
+        attack = attack.replace(**{parameter: sweeps[parameter].best("auc")})
+    return attack, sweeps
 
 
 def metrics_by_model(models: dict, attacks: dict, data, *, seed: int, batch_size: int = 256,

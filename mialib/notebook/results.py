@@ -97,8 +97,12 @@ class NotebookRun:
     @classmethod
     def start(cls, notebook: str, namespace: dict) -> "NotebookRun":
         """:meth:`from_namespace`, then seed every generator with the ``seed`` parameter, set
-        the figure style and let the kernel exit without its last garbage collection
-        (:mod:`mialib.core.process_exit`): the first line of every notebook after its parameters."""
+        the figure style, show tables whole (pandas cuts a cell's text after 50 characters by
+        default, e.g. a tuned attack's settings) and let the kernel exit without its last garbage
+        collection (:mod:`mialib.core.process_exit`): the first line of every notebook after its
+        parameters."""
+        import pandas as pd
+
         from ..core.process_exit import skip_final_collection
         from ..core.seeding import seed_everything
         from ..evaluation.plots import use_style
@@ -108,6 +112,7 @@ class NotebookRun:
             raise ValueError(f"{notebook} declares no 'seed' parameter")
         seed_everything(run.seed)
         use_style()
+        pd.set_option("display.max_colwidth", None)
         skip_final_collection()  # the kernel exits in ~0.2 s after the last cell, not ~2.5 s
         return run
 

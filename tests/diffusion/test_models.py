@@ -49,6 +49,20 @@ def test_model_config_normalises_and_validates():
     ModelConfig(image_size=12, block_out_channels=(8, 16, 32))  # 12 % 4 == 0
 
 
+def test_mid_attention_is_on_by_default_and_can_be_left_out():
+    with_attn = _unet(0, ModelConfig(image_size=8, channels=3, block_out_channels=(8,), norm_num_groups=4))
+    without = _unet(0, ModelConfig(image_size=8, channels=3, block_out_channels=(8,), norm_num_groups=4,
+                                   mid_attention=False))
+    assert [a is not None for a in with_attn.mid_block.attentions] == [True]
+    assert [a is not None for a in without.mid_block.attentions] == [False]
+    assert count_parameters(without) < count_parameters(with_attn)
+    x = torch.randn(2, 3, 8, 8)
+    with torch.no_grad():
+        assert without(x, torch.tensor([1, 900])).sample.shape == x.shape
+    with pytest.raises(ValueError, match="mid_attention"):
+        ModelConfig(mid_attention="no")
+
+
 def test_class_conditional_unet_has_null_label():
     cfg = ModelConfig(image_size=8, channels=1, block_out_channels=(8, 16), norm_num_groups=4,
                       num_classes=3)

@@ -235,6 +235,15 @@ def test_calibration_tuning_one_row_per_attack_one_panel_per_parameter_in_order_
         figures.calibration_tuning({}, {}, {})
 
 
+def test_calibration_tuning_crosses_the_values_that_could_not_be_tried_after_the_tried_ones():
+    path = {"na": {"t": {40: 0.6, 80: 0.7}, "K": {2: 0.7, 3: 0.75}}}
+    fig = figures.calibration_tuning(path, {"na": {"t": 80, "K": 3}}, {"na": "NA"}, {"na": {"K": {5: "below 0"}}})
+    t_ax, k_ax = fig.axes
+    assert [t.get_text() for t in k_ax.get_xticklabels()] == ["2", "3", "5\n(skipped)"]
+    np.testing.assert_allclose(_xy(k_ax.lines[2]), [[2], [0.7]])  # the cross, at the panel's lowest AUC
+    assert [t.get_text() for t in t_ax.get_xticklabels()] == ["40", "80"] and len(t_ax.lines) == 2
+
+
 def test_shift_comparison_bars_of_both_splits():
     imgs = _imgs(8)
     a0, a1 = figures.shift_comparison(imgs, imgs * 0.5, "blur", 0.5, ["A", "B"], [0.5, 0.7], [1.0, 0.9]).axes

@@ -162,6 +162,24 @@ def test_comparison_summary_says_which_knobs_were_tuned_and_how_far_each_moved_t
     assert "Only timesteps were tuned here" not in text
 
 
+def test_tuning_limits_name_the_values_not_tried_and_the_choices_at_an_edge():
+    labels = {"na": "Noise aggregation", "sec": "SecMI_stat"}
+    chosen = {"na": {"sigma": 0.05, "K": 5}, "sec": {"k": 20}}
+    text = report.tuning_limits_text(labels, chosen, {"na": {"K": {8: "K=8 steps go below step 0"}}},
+                                     {"na": {"sigma": "smallest"}, "sec": {"k": "largest"}})
+    assert ("Not every value of the grid could be tried, the earlier choices in place: K = 8 for Noise aggregation "
+            "(K=8 steps go below step 0).") in text
+    assert ("At an edge of its grid: Noise aggregation's sigma = 0.05 (the smallest value tried), SecMI_stat's k = 20 "
+            "(the largest value tried); a value beyond it might do better") in text
+    assert report.tuning_limits_text(labels, chosen, {}, {}) == ""
+    assert "edge" not in report.tuning_limits_text(labels, chosen, {"na": {"K": {8: "why"}}}, {})
+    whole = _comparison(_diff(-0.043, -0.066, -0.033), _diff(0.047, 0.031, 0.084),
+                        tuned_skipped={"noise_aggregation": {"K": {8: "too far"}}},
+                        tuned_edges={"secmi_stat": {"t_sec": "smallest"}})
+    assert "K = 8 for Noise aggregation (too far)" in whole and "SecMI_stat's t_sec = 20 (the smallest value tried)" in whole
+    assert "could be tried" not in _comparison(_diff(-0.043, -0.066, -0.033), _diff(0.047, 0.031, 0.084))
+
+
 def _quality(*precisions, real=0.9, bar=0.8):
     return {f"p = {i}": {"precision": v, "real_precision": real, "ratio_to_real": v / real, "bar": bar,
                          "passes": v / real >= bar, "k": 3, "n_samples": 100} for i, v in enumerate(precisions)}

@@ -81,3 +81,15 @@ def test_start_seeds_and_lets_the_kernel_exit_without_the_last_collection(monkey
     assert registered.count(process_exit.gc.freeze) == 1 and torch.initial_seed() == 5
     NotebookRun.start("99_test", ns)
     assert registered.count(process_exit.gc.freeze) == 1
+
+
+def test_start_shows_tables_whole():
+    import pandas as pd
+
+    pd.set_option("display.max_colwidth", 50)
+    try:
+        NotebookRun.start("99_test", {"__annotations__": {"seed": int}, "seed": 1})
+        label = "Noise aggregation (t = 60, injection = decoupled, sigma = 0.05, m = 10, K = 5)"
+        assert label in repr(pd.DataFrame({"auc": ["0.9"]}, index=[label]))
+    finally:
+        pd.reset_option("display.max_colwidth")
