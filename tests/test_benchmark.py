@@ -149,3 +149,26 @@ def test_every_training_variant_takes_the_same_first_step():
         b = torch.cat([p.detach().flatten() for p in other.model.parameters()])
         assert (a - b).abs().max() <= 2 * 2e-3 + 1e-6, opts
         assert ((a - b).abs() > 1e-5).float().mean() < 0.01, opts
+
+
+def test_sharer_quality_reports_each_sharer_from_scratch_and_warm(tmp_path, capsys):
+    import pytest
+    spec = importlib.util.spec_from_file_location("sharer_quality", SCRIPT.parent / "sharer_quality.py")
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    rows = {}
+    for mode in ("scratch", "warm"):
+        out = tmp_path / f"{mode}.json"
+        assert mod.main(["--mode", mode, "--steps", "2", "--base-steps", "2", "--samples", "16", "--p", "0.1,0.9",
+                         "--out", str(out)]) == 0
+        rows[mode] = json.loads(out.read_text())["rows"]
+    for mode, got in rows.items():
+        assert [r["p"] for r in got] == [0.1, 0.9] and all(r["mode"] == mode for r in got)
+        for r in got:
+            assert 0 <= r["precision"] <= 1 and r["ratio_to_real"] == pytest.approx(r["precision"] / r["real_precision"])
+            assert r["ink_spread_training"] > 0 and 0 <= r["rule_share_samples"] <= 1
+    assert all(r["base_steps"] == 0 for r in rows["scratch"]) and all(r["base_steps"] == 2 for r in rows["warm"])
+    # the same sharer data either way: the training images' measures agree
+    assert [r["rule_share_training"] for r in rows["scratch"]] == [r["rule_share_training"] for r in rows["warm"]]
+    with pytest.raises(SystemExit, match="grid"):
+        mod.main(["--p", "0.2"])

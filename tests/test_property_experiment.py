@@ -179,3 +179,17 @@ def test_repetitions_table_takes_known_seeds_from_the_caller(monkeypatch):
     for bad in ([], [1, 1]):
         with pytest.raises(ValueError, match="distinct"):
             prop.repetitions_table([0.5], _tiny(), bad)
+
+
+def test_ink_comparison_reads_samples_and_training_images_alike():
+    from mialib.data.coloured import colour_rule, colourise, ink_spread
+    from mialib.data.images import ImageSet
+    from mialib.experiments.property import SharerModel, ink_comparison
+    grey = torch.rand(6, 1, 8, 8, generator=torch.Generator().manual_seed(0)) * 2 - 1
+    training = colourise(grey, [0.1, 0.2, 0.45, 0.55, 0.8, 0.9])   # two of six on the wrong side, say
+    samples = colourise(grey, [0.2, 0.2, 0.2, 0.8, 0.8, 0.8])      # the same colours, no scatter
+    sharers = {0.5: SharerModel(0.5, ImageSet(name="t", images=training, labels=np.zeros(6, dtype=np.int64)), None)}
+    got = ink_comparison({0.5: samples}, sharers)[0.5]
+    assert got["ink spread, samples"] == pytest.approx(0.0, abs=1e-5)
+    assert got["ink spread, training"] == pytest.approx(ink_spread(training)) and got["ink spread, training"] > 0.1
+    assert got["rule share, samples"] == got["rule share, training"] == float(colour_rule(training).mean()) == 0.5

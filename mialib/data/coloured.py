@@ -96,6 +96,19 @@ def read_mix(images: torch.Tensor, ink_floor: float = 0.25) -> np.ndarray:
     return (1.1 * ratio - 0.1) / 0.9
 
 
+def ink_spread(images: torch.Tensor, threshold: float = 0.5) -> float:
+    """How far the inks of RGB ``images`` scatter about their colour: the root mean square of each
+    image's mix (:func:`read_mix`) about the mean mix of the images on its side of ``threshold``
+    (pooled over both sides). Real digits inked with noise sd s scatter a little less than s
+    (each side's Beta is cut at the threshold); a generator whose inks scatter less than its
+    training images' puts fewer images on the wrong side, so :func:`colour_rule` reads a proportion
+    further from 1/2 than on its training data."""
+    mix = read_mix(images)
+    sides = [mix[mix <= threshold], mix[mix > threshold]]
+    dev = np.concatenate([side - side.mean() for side in sides if len(side)])
+    return float(np.sqrt(np.mean(dev ** 2)))
+
+
 def colour_rule(images: torch.Tensor, threshold: float = 0.5) -> np.ndarray:
     """The zero-shot property rule: 1 where the ink mix read from the image exceeds
     ``threshold`` (the midpoint between the two mean inks), else 0. Needs no auxiliary data."""

@@ -19,7 +19,7 @@ from ..attacks.property import (Estimate, PropertyReader, ReaderRates, corrected
                                 naive_estimate, query_estimates)
 from ..core.checks import check_float, check_int
 from ..core.seeding import make_generator
-from ..data.coloured import ColouredPopulation, colour_rule, colour_rule_rates, coloured_population
+from ..data.coloured import ColouredPopulation, colour_rule, colour_rule_rates, coloured_population, ink_spread
 from ..data.images import ImageSet
 from ..diffusion.mixture import GaussianMixtureGenerator
 from ..diffusion.trained import TrainedModel, train_models
@@ -169,6 +169,17 @@ def generator_bias(own_proportions: dict) -> dict[str, float]:
     the proportion of property 1 in its samples, :meth:`ReceiverReadings.generator_proportion`):
     the error that comes from the generator itself, whatever the receiver does."""
     return {name: float(np.mean([abs(v - p) for p, v in by_p.items()])) for name, by_p in own_proportions.items()}
+
+
+def ink_comparison(samples: dict, sharers: dict) -> dict[float, dict[str, float]]:
+    """Where a sharer's bias comes from (notebook 05): for each p, the spread of the inks about
+    their colour (:func:`mialib.data.coloured.ink_spread`) and the share the colour rule calls
+    property 1, in the sharer's samples (``samples``: p -> images) and in its training images
+    (``sharers``: p -> :class:`SharerModel`)."""
+    return {p: {"ink spread, samples": ink_spread(x), "ink spread, training": ink_spread(sharers[p].training.images),
+                "rule share, samples": float(colour_rule(x).mean()),
+                "rule share, training": float(colour_rule(sharers[p].training.images).mean())}
+            for p, x in samples.items()}
 
 
 def error_curves(labels, p_true: float, sizes, rates: ReaderRates, *, delta: float, seed: int = 0):

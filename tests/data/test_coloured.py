@@ -8,7 +8,7 @@ import torch
 from scipy import stats
 
 from mialib.data.coloured import (BLUE, RED, ColourNoise, colour_rule, colour_rule_rates, colourise,
-                                 coloured_population, ink, read_mix)
+                                 coloured_population, ink, ink_spread, read_mix)
 
 
 @pytest.fixture(scope="module")
@@ -80,3 +80,19 @@ def test_the_auxiliary_data_in_both_inks_holds_every_digit_once_per_ink(pop):
     # the same grey digit under two inks: the grey intensity agrees, the read ink differs on average
     torch.testing.assert_close(grey_intensity(both.images[:n]), grey_intensity(both.images[n:]), atol=2e-3, rtol=0)
     assert read_mix(both.images[n:]).mean() > read_mix(both.images[:n]).mean() + 0.3
+
+
+def test_ink_spread_is_the_rms_of_the_mixes_about_their_sides_mean():
+    grey = torch.rand(4, 1, 8, 8, generator=torch.Generator().manual_seed(1)) * 2 - 1
+    # sides: {0.2, 0.3} about 0.25 and {0.7, 0.8} about 0.75: every deviation is 0.05
+    assert ink_spread(colourise(grey, [0.2, 0.3, 0.7, 0.8])) == pytest.approx(0.05, abs=1e-5)
+    # one side only: about its own mean (0.1, 0.2, 0.3 -> deviations -0.1, 0, 0.1)
+    assert ink_spread(colourise(grey[:3], [0.1, 0.2, 0.3])) == pytest.approx(np.sqrt(2 / 3) * 0.1, abs=1e-5)
+    assert ink_spread(colourise(grey, [0.25, 0.25, 0.75, 0.75])) == pytest.approx(0.0, abs=1e-5)
+
+
+def test_real_inks_spread_less_than_their_noise_and_more_with_more_noise(pop):
+    # each side's Beta is cut at 1/2, so the spread is below the noise sd, and it grows with it
+    quiet = coloured_population(colour_noise=0.1, seed=0).auxiliary(both_inks=True).images
+    noisy = pop.auxiliary(both_inks=True).images
+    assert ink_spread(quiet) < ink_spread(noisy) < pop.noise.sd

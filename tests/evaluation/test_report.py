@@ -203,8 +203,33 @@ def test_property_summary_says_when_the_generators_bias_comes_from_weak_models()
               width=dict(zip(names, (0.19, 0.6))))
     text = report.property_summary(quality=_quality(0.8, 0.3), **kw)
     assert "comes from the generator itself, and here the diffusion sharers fail" in text and "1 of 2 models" in text
+    assert "Where the bias comes from" not in text
+    text = report.property_summary(quality=_quality(0.8, 0.3), ink=_ink(), **kw)
+    assert "**Where the bias comes from.** The samples' inks scatter about their colour less than" in text
+    assert text.index("Where the bias comes from") < text.index("**Sample quality.**")
     text = report.property_summary(quality=_quality(0.8, 0.8), **kw)
     assert "comes from the generator itself." in text and "All 2 models pass" in text
+
+
+def _ink(samples=(0.11, 0.13, 0.12), training=(0.13, 0.15, 0.14), rule_samples=(0.12, 0.5, 0.85),
+         rule_training=(0.21, 0.5, 0.78)):
+    return {p: {"ink spread, samples": a, "ink spread, training": b, "rule share, samples": c, "rule share, training": d}
+            for p, a, b, c, d in zip((0.1, 0.5, 0.9), samples, training, rule_samples, rule_training)}
+
+
+def test_ink_text_explains_the_bias_by_narrower_inks_only_when_the_measures_say_so():
+    text = report.ink_text(_ink(), models_pass=False)
+    assert "spread 0.120 against 0.140, mean over the grid" in text
+    assert "further from 1/2 in the samples than in the training images at 2 of 2 proportions other than 1/2" in text
+    assert "(p = 0.1: 0.120 against 0.210)" in text and "overshoots" in text
+    assert "benchmarks/sharer_quality.py" in text
+    assert "benchmarks/sharer_quality.py" not in report.ink_text(_ink(), models_pass=True)
+    # inks that scatter as much as the training images' (equal means: not less) explain nothing
+    same = report.ink_text(_ink(samples=(0.13, 0.15, 0.14)), models_pass=False)
+    assert "not less than the training images'" in same and "ink spread does not explain it" in same
+    # narrower inks, but the rule's shares are no further from 1/2 (only one of two): no explanation either
+    half = report.ink_text(_ink(rule_samples=(0.12, 0.5, 0.7)), models_pass=False)
+    assert "at 1 of 2 proportions" in half and "does not explain it" in half
 
 
 def test_property_summary_ranks_estimators_on_the_diffusion_sharers_only_and_scores_what_intervals_bound():
