@@ -21,10 +21,11 @@ def _cache(tmp_path, monkeypatch):
 
 def test_sharers_train_on_exact_proportions_and_the_receiver_reads_them():
     pop = coloured_population(seed=1)
-    params = PropertyParams(n_train=20, train_steps=3, n_queries=2, n_per_query=5, sample_steps=2)
+    params = PropertyParams(n_train=20, train_steps=3, base_steps=0, n_queries=2, n_per_query=5, sample_steps=2)
     sharers = train_sharer_models(pop, [0.25, 0.75], params, seed=0, device="cpu", progress=False)
     assert [sh.training.attributes["colour"].sum() for sh in sharers.values()] == [5, 15]
     assert sharers[0.25].model.record["p"] == 0.25 and sharers[0.25].model.key != sharers[0.75].model.key
+    assert "fine_tuned_from" not in sharers[0.25].model.record
     with pytest.raises(ValueError, match="distinct"):
         train_sharer_models(pop, [0.5, 0.5], params, seed=0, device="cpu", progress=False)
     aux = pop.auxiliary()
@@ -135,7 +136,7 @@ def test_sharer_and_mixture_samples_are_seeded_per_sharer():
     from mialib.core.seeding import make_generator
     from mialib.experiments.property import sample_mixtures, sample_sharers
     pop = coloured_population(seed=1)
-    params = PropertyParams(n_train=20, train_steps=2, sample_steps=2)
+    params = PropertyParams(n_train=20, train_steps=2, base_steps=0, sample_steps=2)
     sharers = train_sharer_models(pop, [0.25, 0.75], params, seed=0, device="cpu", progress=False)
     got = sample_sharers(sharers, 3, steps=2, seed=5)
     assert torch.equal(got[0.75], sharers[0.75].model.sample(3, steps=2, generator=make_generator(6)))
@@ -145,7 +146,7 @@ def test_sharer_and_mixture_samples_are_seeded_per_sharer():
 
 
 def _tiny():
-    return PropertyParams(n_train=24, train_steps=3, n_queries=2, n_per_query=10, sample_steps=2)
+    return PropertyParams(n_train=24, train_steps=3, base_steps=0, n_queries=2, n_per_query=10, sample_steps=2)
 
 
 def test_a_repetition_scores_every_estimator_from_its_own_seed():
@@ -193,3 +194,23 @@ def test_ink_comparison_reads_samples_and_training_images_alike():
     assert got["ink spread, samples"] == pytest.approx(0.0, abs=1e-5)
     assert got["ink spread, training"] == pytest.approx(ink_spread(training)) and got["ink spread, training"] > 0.1
     assert got["rule share, samples"] == got["rule share, training"] == float(colour_rule(training).mean()) == 0.5
+
+
+def test_sharers_fine_tune_one_public_base_model_that_carries_no_proportion():
+    from mialib.experiments.property import train_base_model
+    pop = coloured_population(seed=1)
+    params = PropertyParams(n_train=20, train_steps=2, base_steps=3)
+    base = train_base_model(pop, params, seed=0, device="cpu", progress=False)
+    public = pop.auxiliary(both_inks=True)
+    assert base.record["steps"] == 3 and base.record["n_training_images"] == len(public.images)
+    assert public.attributes["colour"].mean() == 0.5 and base.record["role"] == "public base model"
+    sharers = train_sharer_models(pop, [0.25, 0.75], params, seed=0, device="cpu", progress=False)
+    assert {sh.model.record["fine_tuned_from"] for sh in sharers.values()} == {base.key}
+    assert all(sh.model.record["steps"] == 2 for sh in sharers.values())
+    scratch = train_sharer_models(pop, [0.25], PropertyParams(n_train=20, train_steps=2, base_steps=0), seed=0,
+                                  device="cpu", progress=False)
+    assert scratch[0.25].model.key != sharers[0.25].model.key
+    with pytest.raises(ValueError, match="base_steps"):
+        PropertyParams(base_steps=-1)
+    with pytest.raises(ValueError, match="base_steps"):
+        train_base_model(pop, PropertyParams(base_steps=0), seed=0)

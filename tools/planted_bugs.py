@@ -39,7 +39,7 @@ BUGS = [
     ("target trained on the calibration non-members", "experiments/membership.py", "experiment.py",
      "return torch.cat([self.members, self.cal_members])", "return torch.cat([self.members, self.cal_nonmembers])"),
     ("cache key ignores the data", "diffusion/trained.py", None,
-     '"data": data_fp}', '"data": ""}'),
+     '"train": train.to_dict(), "data": data_fp,', '"train": train.to_dict(), "data": "",'),
     ("cache key ignores the split (old layout)", None, "experiment.py",
      '"split": data.split.hash, ', ""),
     ("initial weights from the global RNG instead of the seed", "diffusion/trained.py", None,

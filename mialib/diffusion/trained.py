@@ -100,10 +100,11 @@ def _check_training_data(images, labels, model: ModelConfig):
     return labels.astype(np.int64)
 
 
-def lineage(data_fp: str, model: ModelConfig, train: TrainConfig) -> str:
+def lineage(data_fp: str, model: ModelConfig, train: TrainConfig, init: str | None = None) -> str:
     """Identifies runs that differ only in their number of steps (one continues another)."""
     return cache.config_hash({"model": model.to_dict(), "data": data_fp,
-                              "train": {k: v for k, v in train.to_dict().items() if k != "steps"}})
+                              "train": {k: v for k, v in train.to_dict().items() if k != "steps"},
+                              **({} if init is None else {"init": init})})
 
 
 def model_key(images: torch.Tensor, model: ModelConfig, train: TrainConfig, labels=None) -> str:
@@ -111,8 +112,11 @@ def model_key(images: torch.Tensor, model: ModelConfig, train: TrainConfig, labe
     return _key(fingerprint(images, labels), model, train)
 
 
-def _key(data_fp: str, model: ModelConfig, train: TrainConfig) -> str:
-    return cache.config_hash({"model": model.to_dict(), "train": train.to_dict(), "data": data_fp})
+def _key(data_fp: str, model: ModelConfig, train: TrainConfig, init: str | None = None) -> str:
+    """The cache key; ``init`` (the key of the model training starts from) enters it only when
+    given, so the keys of models trained from their initial weights stay as they were."""
+    return cache.config_hash({"model": model.to_dict(), "train": train.to_dict(), "data": data_fp,
+                              **({} if init is None else {"init": init})})
 
 
 def _wrap(dev):
@@ -156,10 +160,12 @@ def _record(model_cfg, train, data_fp, line, n_images, unet, curve, wall, resume
 def train_model(images: torch.Tensor, model: ModelConfig = ModelConfig(),
                 train: TrainConfig = TrainConfig(), *, labels=None, device: str = "auto",
                 progress: bool = True, snapshot_steps: Sequence[int] = (), keep_state: bool = False,
-                provenance: dict | None = None) -> TrainedModel:
+                provenance: dict | None = None, init: TrainedModel | None = None) -> TrainedModel:
     """The model ``model`` trained with ``train`` on ``images`` (Tensor[N, C, H, W] in [-1, 1];
     ``labels`` for a class-conditional model, ``model.num_classes`` set): from the cache, or
-    trained and cached.
+    trained and cached. With ``init`` (a :class:`TrainedModel` of the same ``model`` config)
+    training starts from its weights instead of the seeded initial ones: fine-tuning a base
+    model; the base's key enters the cache key.
 
     ``snapshot_steps`` (< train.steps) are cached on the way, each as the model of a run with
     that many steps. ``keep_state`` keeps the final optimizer state, so a later, longer run of
@@ -170,19 +176,26 @@ def train_model(images: torch.Tensor, model: ModelConfig = ModelConfig(),
     labels = _check_training_data(images, labels, model)
     dev = resolve_device(device)
     data_fp = fingerprint(images, labels)
-    key, line = _key(data_fp, model, train), lineage(data_fp, model, train)
+    if init is not None and cache.config_hash(init.record.get("model")) != cache.config_hash(model.to_dict()):
+        raise ValueError(f"init is a model of config {init.record.get('model')}, not of {model.to_dict()}")
+    init_key = None if init is None else init.key
+    if init is not None:
+        provenance = {**(provenance or {}), "fine_tuned_from": init_key}
+    key, line = _key(data_fp, model, train, init_key), lineage(data_fp, model, train, init_key)
 
     def train_now() -> TrainedModel:
         with torch.random.fork_rng(devices=[]):  # initial weights depend on the seed only
             torch.manual_seed(train.seed)
             unet = build_unet(model)
+        if init is not None:
+            unet.load_state_dict(init.unet.state_dict())
         scheduler = build_scheduler()
         t0 = time.perf_counter()
 
         def save_snapshot(step, ema, curve):
             """Cache the EMA model at ``step`` as the run of that many steps, unless it is cached."""
             s_train = replace(train, steps=int(step))
-            s_key = _key(data_fp, model, s_train)
+            s_key = _key(data_fp, model, s_train, init_key)
             record = _record(model, s_train, data_fp, line, len(images), ema, curve, time.perf_counter() - t0, 0,
                              dev, provenance, snapshot_of=key)
             load_or_train(s_key, REQUIRED_RECORD, lambda components, rec: rec,

@@ -169,3 +169,21 @@ def test_train_models_runs_each_job(images):
     out = train_models(jobs, device="cpu", progress=False)
     assert [m.record["n_training_images"] for m in out] == [6, 6] and out[0].key != out[1].key
     assert all(m.from_cache for m in train_models(jobs, device="cpu", progress=False))
+
+
+def test_fine_tuning_starts_from_the_base_and_is_cached_under_its_own_key(images):
+    base = _train(images[:6], train=short_training(steps=4))
+    scratch = _train(images)
+    tuned = _train(images, init=base)
+    assert tuned.key not in (scratch.key, base.key) and tuned.record["fine_tuned_from"] == base.key
+    assert not _same(tuned.unet, scratch.unet)
+    # a fine-tune with a negligible learning rate stays at the base's weights, far from the scratch model's
+    near = _train(images, init=base, train=short_training(steps=1, lr=1e-9))
+    dist = {name: sum(float((a - b).abs().max()) for a, b in zip(near.unet.parameters(), m.unet.parameters()))
+            for name, m in (("base", base), ("scratch", scratch))}
+    assert dist["base"] < 1e-5 < dist["scratch"]
+    again = _train(images, init=base)
+    assert again.from_cache and again.key == tuned.key and _same(again.unet, tuned.unet)
+    other = ModelConfig(image_size=8, channels=1, block_out_channels=(8, 8), norm_num_groups=4)
+    with pytest.raises(ValueError, match="init is a model of config"):
+        train_model(images, other, short_training(steps=2), device="cpu", progress=False, init=base)
