@@ -10,7 +10,8 @@ import torch
 from helpers import tiny_pipeline
 from mialib.data.captions import caption
 from mialib.experiments.text_to_image import (CaptionedSplit, TextToImageModelUnderAttack, generate,
-                                              generate_per_prompt, open_text_to_image, samples_beside_training)
+                                              generate_per_prompt, open_text_to_image, samples_beside_training,
+                                              text_to_image_quality)
 
 @pytest.fixture(scope="module")
 def pipe(tmp_path_factory):
@@ -134,3 +135,20 @@ def test_most_caption_sensitive_t_sec_is_where_the_two_sweeps_differ_most():
     assert most_caption_sensitive_t_sec({"ground-truth caption": gt, "empty prompt": empty}) == 300
     with pytest.raises(ValueError, match="share no t_sec"):
         most_caption_sensitive_t_sec({"ground-truth caption": gt, "empty prompt": Sweep("t_sec", {20: {"auc": 0.5}})})
+
+
+def test_the_quality_check_reads_samples_of_the_non_members_captions_against_the_members(tmp_path, monkeypatch):
+    from mialib.evaluation.sample_quality import SampleQuality
+    monkeypatch.setenv("MIALIB_CACHE", str(tmp_path / "cache"))
+    model = {"vae_channels": [8, 16], "unet_channels": [16, 32], "text_dim": 16, "vae_steps": 2, "unet_steps": 2,
+             "batch_size": 4}
+    study = open_text_to_image(model=model, n_members=8, n_nonmembers=4, seed=0, device="cpu")
+    check = text_to_image_quality(study, 6, guidance_scale=3.0, seed=2)
+    caps = study.split.nonmember_captions
+    images = generate(study.pipe, [caps[i % 4] for i in range(6)], guidance_scale=3.0, seed=3)
+    want = SampleQuality.fit(study.split.members, study.split.nonmembers).check(images)
+    assert check == want and check["n_samples"] == 6
+    loaded = TextToImageModelUnderAttack(study.pipe, study.split, {}, None, "loaded from /x")
+    assert text_to_image_quality(loaded, 6, guidance_scale=3.0) is None
+    with pytest.raises(ValueError, match="n"):
+        text_to_image_quality(study, 0, guidance_scale=3.0)

@@ -444,6 +444,19 @@ def ink_text(ink: dict, *, models_pass: bool) -> str:
                "(docs/cost.md), so this part of the bias is not that of weak models."))
 
 
+def text_to_image_quality_text(check: dict | None, origin: str) -> str:
+    """Notebook 07: whether the model's samples are digits (``check``:
+    :meth:`mialib.evaluation.sample_quality.SampleQuality.check` of its samples, or None when
+    it was not measured, for a pipeline ``origin`` names), by :func:`sample_quality_text`."""
+    if check is None:
+        return (f"**Sample quality** is not measured for this pipeline ({origin}): the check reads the grey "
+                "intensity of this project's coloured digits. The attacks below do not need good samples; "
+                "a receiver of the model would.")
+    text, ok = sample_quality_text({"the text-to-image model": check})
+    return text + ("" if ok else " Membership attacks do not need good samples, so the attacks below stand; "
+                   "what the model would be worth to a user of its samples is another matter.")
+
+
 def property_summary(*, mae: dict, coverage: dict, width: dict, coverage_of_target: dict | None = None, delta: float, generator_bias: dict, reader_rates,
                      n_per_query: int, n_queries: int, quality: dict, aim: float = reference.PROPERTY_MAE_AIM,
                      ink: dict | None = None, corrected: str = "classifier (corrected)",

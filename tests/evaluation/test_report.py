@@ -583,3 +583,13 @@ def test_property_repetitions_text_over_seeds_and_the_width_aim():
     spread = _repetitions([0.3, 0.3], [0.95, 0.95]).assign(mae=[0.01, 0.01, 0.3, 0.5])  # t-interval below 0
     assert "mean |error| 0.155 (95% interval over the repetitions [0.000, " in report.property_repetitions_text(spread, delta=0.05)
     assert "its lower end cut at 0" in report.property_repetitions_text(spread, delta=0.05)
+
+
+def test_text_to_image_quality_text_says_what_was_measured_and_what_it_means():
+    check = _quality(0.5)["p = 0"]
+    text = report.text_to_image_quality_text(check, "trained now")
+    assert "the text-to-image model 0.500" in text and "1 of 1 models fail it" in text and "attacks below stand" in text
+    good = report.text_to_image_quality_text(_quality(0.8)["p = 0"], "trained now")
+    assert "All 1 models pass." in good and "attacks below stand" not in good
+    none = report.text_to_image_quality_text(None, "loaded from /models/sd")
+    assert "not measured for this pipeline (loaded from /models/sd)" in none

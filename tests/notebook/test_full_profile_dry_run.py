@@ -36,7 +36,7 @@ SHRINK = {
                               "setup": {"n_train": 24, "train_steps": 2, "n_per_class": 10, "sample_steps": 2,
                                         "n_boot": 4, "n_permutations": 9}},
     "07_text_to_image": {"model": {"vae_steps": 2, "unet_steps": 2, "batch_size": 4}, "n_members": 6,
-                         "n_nonmembers": 6, "sample_prompts": ["a red digit one"], "n_boot": 4},
+                         "n_nonmembers": 6, "sample_prompts": ["a red digit one"], "quality_samples": 8, "n_boot": 4},
 }
 
 
