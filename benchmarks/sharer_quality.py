@@ -20,14 +20,15 @@ inks spread (:func:`mialib.data.coloured.ink_spread`), in the samples and in the
     .venv/bin/python benchmarks/sharer_quality.py --mode scratch --steps 800
     .venv/bin/python benchmarks/sharer_quality.py --mode warm --base-steps 4800 --steps 800
 
-Prints one JSON object per model and writes them to --out (default
-results/benchmark_sharer_quality_<mode>.json). One thread unless --threads says otherwise.
+The models come from notebook 05's own entry points (``train_base_model``, ``train_model`` with
+``init``), so they are cached like 05's and a second run only samples; ``train_s`` is the
+training time in the cache record. Prints one JSON object per model and writes them to --out
+(default results/benchmark_sharer_quality_<mode>.json). One thread unless --threads says otherwise.
 """
 
 from __future__ import annotations
 
 import argparse
-import copy
 import json
 import platform
 import sys
@@ -43,11 +44,9 @@ sys.path.insert(0, str(ROOT))
 from mialib.attacks.property import ReaderRates, corrected_estimate  # noqa: E402
 from mialib.core import paths  # noqa: E402
 from mialib.core.fileio import write_json  # noqa: E402
-from mialib.data.coloured import colour_rule, colour_rule_rates, coloured_population, ink_spread  # noqa: E402
-from mialib.diffusion.models import build_scheduler, build_unet  # noqa: E402
-from mialib.diffusion.sampling import sample_ddim  # noqa: E402
-from mialib.diffusion.training import train_diffusion  # noqa: E402
-from mialib.experiments.property import PropertyParams  # noqa: E402
+from mialib.data.coloured import colour_rule, colour_rule_rates, coloured_population  # noqa: E402
+from mialib.diffusion.trained import train_model  # noqa: E402
+from mialib.experiments.property import PropertyParams, SharerModel, ink_comparison, train_base_model  # noqa: E402
 from mialib.experiments.sharing import digit_quality  # noqa: E402
 
 P_GRID = (0.1, 0.3, 0.5, 0.7, 0.9)  # notebook 05's grid; a sharer's data stream is its position in it
@@ -66,51 +65,38 @@ def parse_args(argv=None):
     return p.parse_args(argv)
 
 
-def describe(samples: torch.Tensor, training: torch.Tensor, quality, rates: ReaderRates) -> dict:
+def describe(sharer: SharerModel, samples: torch.Tensor, quality, rates: ReaderRates) -> dict:
     check = quality.check(samples)
-    rule = colour_rule(samples)
+    ink = ink_comparison({sharer.p: samples}, {sharer.p: sharer})[sharer.p]
     return {"precision": check["precision"], "ratio_to_real": check["ratio_to_real"], "passes": check["passes"],
-            "rule_share_samples": float(rule.mean()), "rule_share_training": float(colour_rule(training).mean()),
-            "generator_proportion": corrected_estimate(rule, rates).value,
-            "ink_spread_samples": ink_spread(samples), "ink_spread_training": ink_spread(training)}
+            "rule_share_samples": ink["rule share, samples"], "rule_share_training": ink["rule share, training"],
+            "generator_proportion": corrected_estimate(colour_rule(samples), rates).value,
+            "ink_spread_samples": ink["ink spread, samples"], "ink_spread_training": ink["ink spread, training"]}
 
 
 def run(args) -> list[dict]:
     torch.set_num_threads(args.threads)
-    params = PropertyParams()
+    params = replace(PropertyParams(), train_steps=args.steps, base_steps=args.base_steps if args.mode == "warm" else 0)
     grid = [float(v) for v in args.p.split(",")]
     if any(p not in P_GRID for p in grid):
         raise SystemExit(f"--p takes values of notebook 05's grid {P_GRID}, got {grid}")
     pop = coloured_population(colour_noise=params.colour_noise, seed=args.seed)
-    scheduler, quality = build_scheduler(), digit_quality(pop)
+    quality = digit_quality(pop)
     rates = ReaderRates.exact(*colour_rule_rates(pop.noise))
-    cfg = params.train_config(args.seed)
-
-    def initial():
-        with torch.random.fork_rng(devices=[]):
-            torch.manual_seed(args.seed)
-            return build_unet(params.model_config())
-
-    rows, base, base_s = [], None, 0.0
-    if args.mode == "warm":
-        aux = pop.auxiliary(both_inks=True)
-        t0 = time.perf_counter()
-        base = train_diffusion(initial(), scheduler.alphas_cumprod, aux.images, replace(cfg, steps=args.base_steps),
-                               progress=False).ema_model
-        base_s = time.perf_counter() - t0
+    # the sharers of notebook 05, trained (and cached) by its own entry points
+    base = train_base_model(pop, params, seed=args.seed, device="cpu", progress=False) if params.base_steps else None
+    rows = []
     for p in grid:
         data = pop.sample_with_proportion(params.n_train, p, stream=P_GRID.index(p))
-        start = initial() if base is None else copy.deepcopy(base).train().requires_grad_(True)
+        model = train_model(data.images, params.model_config(), params.train_config(args.seed), device="cpu",
+                            progress=False, init=base)
         t0 = time.perf_counter()
-        model = train_diffusion(start, scheduler.alphas_cumprod, data.images, replace(cfg, steps=args.steps),
-                                progress=False).ema_model
-        train_s = time.perf_counter() - t0
-        t0 = time.perf_counter()
-        x = sample_ddim(model, scheduler.alphas_cumprod, args.samples, steps=params.sample_steps,
-                        eta=params.sample_eta, generator=torch.Generator().manual_seed(args.seed + 123), progress=False)
-        row = {"mode": args.mode, "p": p, "steps": args.steps, "base_steps": args.base_steps if base is not None else 0,
-               "seed": args.seed, "train_s": train_s, "base_train_s": base_s, "sample_s": time.perf_counter() - t0,
-               "real_precision": quality.real_precision, **describe(x, data.images, quality, rates)}
+        x = model.sample(args.samples, steps=params.sample_steps, eta=params.sample_eta,
+                         generator=torch.Generator().manual_seed(args.seed + 123), progress=False)
+        row = {"mode": args.mode, "p": p, "steps": args.steps, "base_steps": params.base_steps, "seed": args.seed,
+               "train_s": model.record["wall_time_s"], "base_train_s": 0.0 if base is None else base.record["wall_time_s"],
+               "from_cache": model.from_cache, "sample_s": time.perf_counter() - t0,
+               "real_precision": quality.real_precision, **describe(SharerModel(p, data, model), x, quality, rates)}
         print(json.dumps(row), flush=True)
         rows.append(row)
     return rows

@@ -176,10 +176,11 @@ def train_model(images: torch.Tensor, model: ModelConfig = ModelConfig(),
     labels = _check_training_data(images, labels, model)
     dev = resolve_device(device)
     data_fp = fingerprint(images, labels)
-    if init is not None and cache.config_hash(init.record.get("model")) != cache.config_hash(model.to_dict()):
-        raise ValueError(f"init is a model of config {init.record.get('model')}, not of {model.to_dict()}")
-    init_key = None if init is None else init.key
+    init_key = None
     if init is not None:
+        if cache.config_hash(init.record.get("model")) != cache.config_hash(model.to_dict()):
+            raise ValueError(f"init is a model of config {init.record.get('model')}, not of {model.to_dict()}")
+        init_key = init.key
         provenance = {**(provenance or {}), "fine_tuned_from": init_key}
     key, line = _key(data_fp, model, train, init_key), lineage(data_fp, model, train, init_key)
 

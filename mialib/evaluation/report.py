@@ -425,14 +425,15 @@ def ink_text(ink: dict, *, models_pass: bool) -> str:
     off = {p: v for p, v in ink.items() if p != 0.5}
     further = [p for p, v in off.items()
                if value_vs(abs(v["rule share, samples"] - 0.5), abs(v["rule share, training"] - 0.5)) == ABOVE]
-    spread = (f"the samples' inks scatter about their colour {'less than' if value_vs(s_mean, t_mean) == BELOW else 'not less than'} "
+    narrower = value_vs(s_mean, t_mean) == BELOW
+    spread = (f"the samples' inks scatter about their colour {'less than' if narrower else 'not less than'} "
               f"the training images' (spread {s_mean:.3f} against {t_mean:.3f}, mean over the grid)")
     example = max(off, key=lambda p: abs(off[p]["rule share, samples"] - off[p]["rule share, training"]), default=None)
     shares = ("" if example is None else
               f"; the colour rule reads a share further from 1/2 in the samples than in the training images at "
               f"{len(further)} of {len(off)} proportions other than 1/2 (p = {example:g}: "
               f"{off[example]['rule share, samples']:.3f} against {off[example]['rule share, training']:.3f})")
-    if value_vs(s_mean, t_mean) != BELOW or len(further) * 2 <= len(off):
+    if not narrower or len(further) * 2 <= len(off):
         return f"**Where the bias comes from.** Here {spread}{shares}, so ink spread does not explain it."
     return (f"**Where the bias comes from.** {spread[0].upper() + spread[1:]}{shares}. Fewer samples carry an ink "
             "on the wrong side of 1/2 than training images do, so a correction with the rates of real digits' noise "
