@@ -3,6 +3,8 @@ selections and models, and the receiver's outcome table."""
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import numpy as np
 import pytest
 import torch
@@ -11,7 +13,8 @@ from mialib.attacks.property import PropertyReader
 from mialib.data.coloured import colour_rule, coloured_population
 from mialib.experiments.fairness import (FairnessData, FairnessParams, greedy_rules_table, label_of, outcome_table,
                                          receiver_outcome, train_poisoned_models)
-from mialib.experiments.sharing import digit_quality
+from mialib.experiments.property import PropertyParams
+from mialib.experiments.sharing import digit_quality, train_base_model
 
 
 @pytest.fixture(autouse=True)
@@ -26,18 +29,30 @@ def test_pool_and_test_set_have_independent_ink_and_label():
         s, y = ds.attributes["colour"], ds.labels
         assert abs(s[y == 1].mean() - s[y == 0].mean()) < 0.01
     assert np.array_equal(data.pool.labels, label_of(pop.grey.labels[data.pool.attributes["digit_index"]]))
-    # every test digit in both inks; none of them in the sharer's pool or the reader's data
+    # every test digit in both inks; none of them in the sharer's pool, the reader's data or the public
+    # base model's training digits; as many test digits as half the receiver's pool, and the reader has all of it
     t = data.test.attributes["digit_index"]
-    assert len(t) == 2 * len(np.unique(t))
+    assert len(t) == 2 * len(np.unique(t)) and len(np.unique(t)) == len(pop.receiver_pool) // 2
     assert not set(t) & set(data.pool.attributes["digit_index"]) and not set(t) & set(data.auxiliary.attributes["digit_index"])
+    assert not set(t) & set(pop.auxiliary(both_inks=True).attributes["digit_index"])
+    assert sorted(data.auxiliary.attributes["digit_index"]) == sorted(pop.receiver_pool)
+    assert len(data.pool.images) + len(np.unique(t)) == len(pop.sharer_pool)
+    assert np.array_equal(FairnessData.build(pop, n_codes=4).test.images, data.test.images)  # seeded
 
 
 def test_tiny_end_to_end():
     pop = coloured_population(seed=0)
     data = FairnessData.build(pop, n_codes=4)
-    params = FairnessParams(n_train=30, train_steps=3, n_per_class=12, sample_steps=2, n_boot=5, n_permutations=9)
+    params = FairnessParams(n_train=30, train_steps=3, base_steps=2, n_per_class=12, sample_steps=2, n_boot=5,
+                            n_permutations=9)
     runs = train_poisoned_models(data, [("none", 0.0), ("mi_greedy", 0.4)], params, [0], device="cpu", progress=False)
     assert runs[1].model.num_classes == 2 and runs[1].model.record["method"] == "mi_greedy"
+    # every sharer fine-tunes the public base model, the very entry notebook 05's sharers start from
+    base = train_base_model(pop, PropertyParams(base_steps=2), seed=0, device="cpu", progress=False)
+    assert base.from_cache and base.num_classes is None
+    assert {r.model.record["fine_tuned_from"] for r in runs} == {base.key}
+    scratch = train_poisoned_models(data, [("none", 0.0)], replace(params, base_steps=0), [0], device="cpu", progress=False)
+    assert "fine_tuned_from" not in scratch[0].model.record and scratch[0].model.key != runs[0].model.key
     reader = PropertyReader.fit(data.auxiliary.images, data.auxiliary.attributes["colour"], seed=0)
     quality = digit_quality(pop)
     outcomes = [receiver_outcome(r, data, reader, params, quality) for r in runs]

@@ -119,6 +119,34 @@ def _key(data_fp: str, model: ModelConfig, train: TrainConfig, init: str | None 
                               **({} if init is None else {"init": init})})
 
 
+def _check_init_config(base: dict | None, model: ModelConfig) -> None:
+    """A base model can start training of ``model`` when its config is the same, or the same but
+    unconditional where ``model`` is class-conditional (:func:`load_base_weights` adds the labels)."""
+    same = cache.config_hash(base) == cache.config_hash(model.to_dict())
+    conditioned = (model.num_classes is not None and isinstance(base, dict) and base.get("num_classes") is None
+                   and cache.config_hash({**base, "num_classes": model.num_classes}) == cache.config_hash(model.to_dict()))
+    if not (same or conditioned):
+        raise ValueError(f"init is a model of config {base}, not of {model.to_dict()} (or of its unconditional "
+                         "version)")
+
+
+def load_base_weights(unet: torch.nn.Module, base: torch.nn.Module) -> None:
+    """Copy the weights of ``base`` into ``unet``. A class-conditional ``unet`` may start from an
+    unconditional ``base`` of the same shape otherwise: its class embedding (added to the timestep
+    embedding by diffusers' UNet2DModel) starts at zero, so the model it starts from predicts
+    exactly what the base predicts, for every label and for the null label, and fine-tuning learns
+    what the labels add (the zero-initialised conditioning of ControlNet, Zhang et al. 2023)."""
+    try:
+        missing, unexpected = unet.load_state_dict(base.state_dict(), strict=False)
+    except RuntimeError as exc:  # tensors of other shapes
+        raise ValueError(f"the base model's weights do not fit: {exc}") from None
+    if unexpected or set(missing) - {"class_embedding.weight"}:
+        raise ValueError(f"the base model's weights do not fit: missing {sorted(missing)}, unexpected {sorted(unexpected)}")
+    if missing:
+        with torch.no_grad():
+            unet.class_embedding.weight.zero_()
+
+
 def _wrap(dev):
     def wrap(components, record):
         return TrainedModel(components["unet"].to(dev), build_scheduler(), record, from_cache=True)
@@ -163,9 +191,10 @@ def train_model(images: torch.Tensor, model: ModelConfig = ModelConfig(),
                 provenance: dict | None = None, init: TrainedModel | None = None) -> TrainedModel:
     """The model ``model`` trained with ``train`` on ``images`` (Tensor[N, C, H, W] in [-1, 1];
     ``labels`` for a class-conditional model, ``model.num_classes`` set): from the cache, or
-    trained and cached. With ``init`` (a :class:`TrainedModel` of the same ``model`` config)
-    training starts from its weights instead of the seeded initial ones: fine-tuning a base
-    model; the base's key enters the cache key.
+    trained and cached. With ``init`` (a :class:`TrainedModel` of the same ``model`` config, or
+    of its unconditional version: :func:`load_base_weights`) training starts from its weights
+    instead of the seeded initial ones: fine-tuning a base model; the base's key enters the cache
+    key.
 
     ``snapshot_steps`` (< train.steps) are cached on the way, each as the model of a run with
     that many steps. ``keep_state`` keeps the final optimizer state, so a later, longer run of
@@ -178,8 +207,7 @@ def train_model(images: torch.Tensor, model: ModelConfig = ModelConfig(),
     data_fp = fingerprint(images, labels)
     init_key = None
     if init is not None:
-        if cache.config_hash(init.record.get("model")) != cache.config_hash(model.to_dict()):
-            raise ValueError(f"init is a model of config {init.record.get('model')}, not of {model.to_dict()}")
+        _check_init_config(init.record.get("model"), model)
         init_key = init.key
         provenance = {**(provenance or {}), "fine_tuned_from": init_key}
     key, line = _key(data_fp, model, train, init_key), lineage(data_fp, model, train, init_key)
@@ -189,7 +217,7 @@ def train_model(images: torch.Tensor, model: ModelConfig = ModelConfig(),
             torch.manual_seed(train.seed)
             unet = build_unet(model)
         if init is not None:
-            unet.load_state_dict(init.unet.state_dict())
+            load_base_weights(unet, init.unet)
         scheduler = build_scheduler()
         t0 = time.perf_counter()
 

@@ -3,7 +3,8 @@
 The sharer picks its training records from a pool of coloured digits in which the label
 y = 1[digit < 5] and the ink s are independent (four balanced cells), with one of the selection
 methods of :mod:`mialib.attacks.fairness`, and trains a class-conditional diffusion model (labels
-dropped 10% of the time, for classifier-free guidance). The receiver samples the same number of
+dropped 10% of the time, for classifier-free guidance), in the quick profile by fine-tuning the
+public base model that notebook 05's sharers fine-tune too (:func:`.sharing.train_base_model`). The receiver samples the same number of
 images of each class, trains a classifier on them, and deploys it on real digits it never trained
 on. It can also read the ink of what it received (an attribute reader trained on its own coloured
 digits), test whether ink and class are dependent there, and post-process its classifier with
@@ -25,7 +26,7 @@ from ..data.coloured import ColouredPopulation, colour_rule
 from ..data.images import ImageSet
 from ..diffusion.trained import TrainedModel, train_models
 from ..evaluation.sample_quality import SampleQuality
-from .sharing import SharerParams
+from .sharing import SharerParams, train_base_model
 from ..evaluation import reference
 from ..evaluation.compare import meets_aim
 from ..evaluation.fairness import METRICS, dependence_test, fairness_metrics, paired_differences
@@ -90,27 +91,31 @@ def balanced_cells(pop: ColouredPopulation, indices, stream: int) -> ImageSet:
 
 @dataclass
 class FairnessData:
-    """The sharer's pool, the receiver's auxiliary set (for its ink reader) and its test set."""
+    """The sharer's pool, the receiver's auxiliary set (for its ink reader) and its test set, and
+    the population they come from (which the public base model is trained on)."""
 
     pool: ImageSet
     codes: np.ndarray
     auxiliary: ImageSet
     test: ImageSet
+    population: ColouredPopulation
 
     @classmethod
     def build(cls, pop: ColouredPopulation, n_codes: int = 16, seed: int = 0) -> "FairnessData":
-        """The sharer's pool (balanced cells); the receiver's pool split in halves: one for its ink
-        reader, one for the test set, where every digit appears once in each ink (so s and y are
-        exactly independent there)."""
-        pool = balanced_cells(pop, pop.sharer_pool, stream=20_000)
-        half = len(pop.receiver_pool) // 2
-        aux = balanced_cells(pop, pop.receiver_pool[:half], stream=20_001)
-        test_idx = pop.receiver_pool[half:]
-        both = pop.draw(np.concatenate([test_idx, test_idx]),
-                        np.repeat([0, 1], len(test_idx)), stream=20_002)
+        """The receiver's auxiliary set is its whole pool (balanced cells), the public digits the
+        base model trains on (:func:`.sharing.train_base_model`). Its test digits are as many as
+        half its pool, held out at random (seeded by the population) from the sharer's side, so
+        that no model it receives (the base included) and not its reader has seen them; each
+        appears once in each ink (s and y exactly independent there). The sharer's pool is the
+        rest of its side, inked in balanced cells."""
+        rng = np.random.default_rng([pop.seed, 20_003])
+        test_idx = np.sort(rng.choice(pop.sharer_pool, len(pop.receiver_pool) // 2, replace=False))
+        pool = balanced_cells(pop, np.setdiff1d(pop.sharer_pool, test_idx), stream=20_000)
+        aux = balanced_cells(pop, pop.receiver_pool, stream=20_001)
+        both = pop.draw(np.concatenate([test_idx, test_idx]), np.repeat([0, 1], len(test_idx)), stream=20_002)
         test = ImageSet(name="test digits, both inks", images=both.images, labels=label_of(both.labels),
                         attributes=both.attributes)
-        return cls(pool, feature_codes(pool.images, k=n_codes, seed=seed), aux, test)
+        return cls(pool, feature_codes(pool.images, k=n_codes, seed=seed), aux, test, pop)
 
 
 @dataclass
@@ -135,7 +140,12 @@ class PoisonedModel:
 def train_poisoned_models(data: FairnessData, plan, params: FairnessParams, seeds, *, device: str = "auto",
                           progress: bool = True) -> list[PoisonedModel]:
     """A class-conditional model for each (method, alpha) of ``plan`` and each seed, on the
-    records that method selects from the pool (cached)."""
+    records that method selects from the pool (cached), fine-tuned from the public base model of
+    the population (:func:`.sharing.train_base_model`, the one notebook 05's sharers fine-tune;
+    its class embedding starts at zero) when ``params.base_steps`` > 0, else from its seeded
+    initial weights."""
+    start = {} if not params.base_steps else {"init": train_base_model(
+        data.population, params, seed=data.population.seed, device=device, progress=progress)}
     runs, jobs = [], []
     for seed in seeds:
         for method, alpha in plan:
@@ -144,7 +154,7 @@ def train_poisoned_models(data: FairnessData, plan, params: FairnessParams, seed
             runs.append((method, alpha, seed, idx, labels))
             jobs.append({"images": data.pool.images[torch.from_numpy(idx)], "labels": labels,
                          "model": params.model_config(), "train": params.train_config(seed),
-                         "provenance": {"experiment": "fairness poisoning", "method": method, "alpha": alpha}})
+                         "provenance": {"experiment": "fairness poisoning", "method": method, "alpha": alpha}, **start})
     models = train_models(jobs, device=device, progress=progress, desc="sharer models")
     return [PoisonedModel(*r, m) for r, m in zip(runs, models)]
 

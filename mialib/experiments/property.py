@@ -24,7 +24,7 @@ from ..data.images import ImageSet
 from ..diffusion.mixture import GaussianMixtureGenerator
 from ..diffusion.trained import TrainedModel, train_model, train_models
 from ..evaluation.estimates import coverage, mean_absolute_error, mean_interval_width
-from .sharing import SharerParams
+from .sharing import SharerParams, train_base_model
 
 
 @dataclass(frozen=True)
@@ -37,7 +37,6 @@ class PropertyParams(SharerParams):
     delta: float = 0.05              # the intervals hold with probability >= 1 - delta
     held_out: float = 0.5            # share of the auxiliary digits that measures the reader's rates
     aux_both_inks: bool = True       # the receiver inks each auxiliary digit in both colours (twice the images)
-    base_steps: int = 4800           # steps of the public base model every sharer fine-tunes (0: each trains from scratch)
 
     def validate(self) -> None:
         super().validate()
@@ -45,7 +44,6 @@ class PropertyParams(SharerParams):
         check_float(self.delta, "delta", low=0.0, high=1.0, low_open=True, high_open=True)
         for name in ("n_queries", "n_per_query"):
             check_int(getattr(self, name), name, low=1)
-        check_int(self.base_steps, "base_steps", low=0)
         if not isinstance(self.aux_both_inks, bool):
             raise ValueError(f"aux_both_inks must be True or False, got {self.aux_both_inks!r}")
 
@@ -70,22 +68,6 @@ def receiver_reader(pop: ColouredPopulation, params: PropertyParams, *, seed: in
     aux = pop.auxiliary(both_inks=params.aux_both_inks)
     return PropertyReader.fit(aux.images, aux.attributes["colour"], held_out=params.held_out, seed=seed,
                               groups=aux.attributes["digit_index"])
-
-
-def train_base_model(pop: ColouredPopulation, params: PropertyParams, *, seed: int, device: str = "auto",
-                     progress: bool = True) -> TrainedModel:
-    """The public base model the sharers fine-tune: the sharers' UNet trained for
-    ``params.base_steps`` on the receiver's pool of digits, every digit twice, once in each
-    colour (so the base carries no proportion of its own), with the sharers' other training
-    settings (cached). Measured on 05's sharers: 800 steps from scratch reach about 0.53 of real
-    digits' precision, 800 steps from a 4,800-step base about 0.86, 3,200 from scratch about 0.82
-    (the bar is 0.8; ``benchmarks/sharer_quality.py``, docs/cost.md)."""
-    check_int(params.base_steps, "base_steps", low=1)
-    public = pop.auxiliary(both_inks=True)
-    return train_model(public.images, params.model_config(), replace(params.train_config(seed), steps=params.base_steps),
-                       device=device, progress=progress,
-                       provenance={"experiment": "property inference", "role": "public base model",
-                                   "colour_noise": pop.noise.sd})
 
 
 def train_sharer_models(pop: ColouredPopulation, p_grid, params: PropertyParams, *, seed: int,

@@ -187,3 +187,33 @@ def test_fine_tuning_starts_from_the_base_and_is_cached_under_its_own_key(images
     other = ModelConfig(image_size=8, channels=1, block_out_channels=(8, 8), norm_num_groups=4)
     with pytest.raises(ValueError, match="init is a model of config"):
         train_model(images, other, short_training(steps=2), device="cpu", progress=False, init=base)
+
+
+def test_a_class_conditional_model_fine_tunes_an_unconditional_base_from_where_it_stands(images):
+    from dataclasses import replace
+    from mialib.diffusion.trained import load_base_weights
+    from mialib.diffusion.models import build_unet
+    base = _train(images[:6], train=short_training(steps=4))
+    conditional = replace(TINY, num_classes=2)
+    labels = np.arange(len(images)) % 2
+    tuned = train_model(images, conditional, short_training(steps=3), labels=labels, device="cpu", progress=False, init=base)
+    assert tuned.num_classes == 2 and tuned.record["fine_tuned_from"] == base.key
+    # before any step the conditional model predicts exactly what the base predicts, for each label and the null one
+    start = build_unet(conditional)
+    load_base_weights(start, base.unet)
+    assert float(start.class_embedding.weight.detach().abs().max()) == 0.0
+    x, t = torch.randn(3, *images.shape[1:]), torch.tensor([10, 500, 900])
+    with torch.no_grad():
+        want = base.unet(x, t).sample
+        for label in (0, 1, 2):
+            got = start(x, t, class_labels=torch.full((3,), label)).sample
+            torch.testing.assert_close(got, want, rtol=0, atol=1e-6)
+    # anything else than the class embedding missing or extra is refused
+    wider = ModelConfig(image_size=8, channels=1, block_out_channels=(8, 8), norm_num_groups=4, num_classes=2)
+    with pytest.raises(ValueError, match="init is a model of config"):
+        train_model(images, wider, short_training(steps=2), labels=labels, device="cpu", progress=False, init=base)
+    with pytest.raises(ValueError, match="do not fit"):
+        load_base_weights(build_unet(replace(TINY, block_out_channels=(8, 8), norm_num_groups=4)), base.unet)
+    # the reverse (an unconditional model from a class-conditional base) is refused
+    with pytest.raises(ValueError, match="init is a model of config"):
+        train_model(images, TINY, short_training(steps=2), device="cpu", progress=False, init=tuned)
