@@ -102,3 +102,18 @@ def test_poisoning_plan_refuses_bad_alphas(alphas, match):
     from mialib.experiments.fairness import poisoning_plan
     with pytest.raises(ValueError, match=match):
         poisoning_plan(alphas)
+
+
+def test_sharer_runs_add_the_verdict_seeds_at_each_methods_largest_alpha():
+    from mialib.experiments.fairness import poisoning_plan, sharer_runs
+    plan = poisoning_plan({"label_flip": [0.2, 0.4], "mi_greedy": [0.4, 0.1]})
+    assert sharer_runs(plan, [0]) == [("none", 0.0, 0), ("label_flip", 0.2, 0), ("label_flip", 0.4, 0),
+                                      ("mi_greedy", 0.4, 0), ("mi_greedy", 0.1, 0)]
+    runs = sharer_runs(plan, [0], [1, 2])
+    assert runs[5:] == [("none", 0.0, 1), ("label_flip", 0.4, 1), ("mi_greedy", 0.4, 1),
+                        ("none", 0.0, 2), ("label_flip", 0.4, 2), ("mi_greedy", 0.4, 2)]
+    assert len(sharer_runs(plan, [0, 1])) == 10
+    assert sharer_runs(plan, [0, 1, 2], [1, 2]) == sharer_runs(plan, [0, 1, 2])  # already full seeds: nothing more
+    for seeds, verdict in [([], [1]), ([0], [1, 1]), ([0, 0], []), ([0], [-1])]:
+        with pytest.raises(ValueError, match="seed"):
+            sharer_runs(plan, seeds, verdict)

@@ -138,6 +138,7 @@ def test_most_caption_sensitive_t_sec_is_where_the_two_sweeps_differ_most():
 
 
 def test_the_quality_check_reads_samples_of_the_non_members_captions_against_the_members(tmp_path, monkeypatch):
+    from mialib.evaluation.memorisation import copying_summary
     from mialib.evaluation.sample_quality import SampleQuality
     monkeypatch.setenv("MIALIB_CACHE", str(tmp_path / "cache"))
     model = {"vae_channels": [8, 16], "unet_channels": [16, 32], "text_dim": 16, "vae_steps": 2, "unet_steps": 2,
@@ -147,7 +148,8 @@ def test_the_quality_check_reads_samples_of_the_non_members_captions_against_the
     caps = study.split.nonmember_captions
     images = generate(study.pipe, [caps[i % 4] for i in range(6)], guidance_scale=3.0, seed=3)
     want = SampleQuality.fit(study.split.members, study.split.nonmembers).check(images)
-    assert check == want and check["n_samples"] == 6
+    assert {k: v for k, v in check.items() if k != "copying"} == want and check["n_samples"] == 6
+    assert check["copying"] == copying_summary(images, study.split.members, study.split.nonmembers, seed=2)
     loaded = TextToImageModelUnderAttack(study.pipe, study.split, {}, None, "loaded from /x")
     assert text_to_image_quality(loaded, 6, guidance_scale=3.0) is None
     with pytest.raises(ValueError, match="n"):

@@ -4,6 +4,8 @@ figure with ``run.save_fig``; it draws nothing itself."""
 
 from __future__ import annotations
 
+import itertools
+
 import numpy as np
 import torch
 
@@ -323,14 +325,18 @@ def estimates_vs_truth(estimates: dict, extra: dict | None = None):
     return fig
 
 
+BOUND_DASHES = ("--", ":", "-.", (0, (5, 1, 1, 1, 1, 1)))  # one per bound curve, in order
+
+
 def error_vs_sample_size(errors: dict, bounds: dict):
     """Mean |error| against the number of samples N (log-log): ``errors`` label -> {N: error},
-    ``bounds`` label -> {N: bound} drawn dashed (e.g. Hoeffding's eps(N, delta))."""
+    ``bounds`` label -> {N: bound} drawn in black, each in its own dash pattern (e.g. Hoeffding's
+    eps(N, delta)), so the legend tells them apart."""
     fig, ax = _subplots(figsize=(5.5, 4))
     for name, by_n in errors.items():
         ax.plot(list(by_n), list(by_n.values()), "o-", label=name)
-    for name, by_n in bounds.items():
-        ax.plot(list(by_n), list(by_n.values()), "k--", lw=0.9, label=name)
+    for (name, by_n), dashes in zip(bounds.items(), itertools.cycle(BOUND_DASHES)):
+        ax.plot(list(by_n), list(by_n.values()), color="k", ls=dashes, lw=1.1, label=name)
     ax.set(xscale="log", yscale="log", xlabel="samples N (log)", ylabel="mean |estimate - p| (log)",
            title="Error against the number of samples")
     ax.legend(fontsize=7)
@@ -369,9 +375,13 @@ def _over_seeds(table, keys):
     and the sentence that says which the bars show."""
     agg = aggregate_seeds(table if "seed" in table.columns else table.assign(seed=0),
                           [k for k in keys if k in table.columns])
-    n = int(agg.n_seeds.max())
-    return agg, (f"means over {n} training seeds; bars: 95% interval over the seeds" if n > 1 else
-                 "one training seed; bars: 95% bootstrap interval over the test digits")
+    n, least = int(agg.n_seeds.max()), int(agg.n_seeds.min())
+    if least == n:
+        return agg, (f"means over {n} training seeds; bars: 95% interval over the seeds" if n > 1 else
+                     "one training seed; bars: 95% bootstrap interval over the test digits")
+    many = sorted({f"{a:g}" for a in agg.alpha[agg.n_seeds > 1]}, key=float)
+    return agg, (f"alpha {', '.join(many)}: means over up to {n} training seeds, bars their 95% interval over the "
+                 "seeds; points of one seed: bars its 95% bootstrap interval over the test digits")
 
 
 def fairness_vs_alpha(table):

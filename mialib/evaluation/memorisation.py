@@ -47,3 +47,24 @@ def nearest_images(samples: torch.Tensor, training: torch.Tensor, nonmember_pool
     i_tr, d_tr = nearest_neighbours(samples, training)
     i_non, d_non = nearest_neighbours(samples, ref)
     return NearestImages(i_tr, d_tr, ref, i_non, d_non)
+
+
+def copying_summary(samples: torch.Tensor, training: torch.Tensor, nonmembers: torch.Tensor, seed: int = 0) -> dict:
+    """How much ``samples`` copy their model's ``training`` images, for a text (sample precision
+    sees neither copying nor diversity): the share of samples closer to a training image than to
+    any of as many ``nonmembers`` (the larger side is cut to a seeded random subset of the
+    smaller's size, so both offer as many candidates; about 1/2 for a model that does not copy),
+    a one-sided binomial test of that share against 1/2, and how many distinct training images
+    are the samples' nearest (few, for samples that are near copies of a handful of images)."""
+    from scipy.stats import binomtest
+
+    rng = np.random.default_rng([seed, 1])
+    n = min(len(training), len(nonmembers))
+    if n == 0 or len(samples) == 0:
+        raise ValueError("samples, training images and non-members must all be non-empty")
+    training = training[torch.from_numpy(np.sort(rng.choice(len(training), n, replace=False)))]
+    near = nearest_images(samples, training, nonmembers, seed=seed)
+    closer = int((near.training_dist < near.nonmember_dist).sum())
+    return {"closer_to_training": closer / len(samples), "n_samples": len(samples), "n_candidates": n,
+            "p_value": float(binomtest(closer, len(samples), 0.5, alternative="greater").pvalue),
+            "distinct_nearest_training": int(near.training_idx.unique().numel())}

@@ -76,16 +76,21 @@ def split_summary(n_members: int, n_nonmembers: int, n_cal_members: int, n_cal_n
             f"notebook 01 is trained on {n_training} images. {verdict_}")
 
 
+def copying_reading(frac_closer: float) -> str:
+    """What a share ``frac_closer`` of samples closer to a training image than to any of as many
+    non-members says about copying (notebooks 01 and 07)."""
+    if value_vs(frac_closer, CLOSER_STRONG) == ABOVE:
+        return "The model reproduces its training set closely: membership should be easy to infer."
+    if value_vs(frac_closer, CLOSER_MODERATE) == ABOVE:
+        return "The preference for training images is moderate: the model generalises as much as it memorises."
+    return ("Samples show no clear preference for training images: any membership signal has to come "
+            "from subtler differences than copying.")
+
+
 def training_summary(final_loss: float, n_samples: int, frac_closer: float, median_training: float,
                      median_nonmember: float) -> str:
     """Notebook 01: how much the samples prefer the training images."""
-    if value_vs(frac_closer, CLOSER_STRONG) == ABOVE:
-        reading = "The model reproduces its training set closely: membership should be easy to infer."
-    elif value_vs(frac_closer, CLOSER_MODERATE) == ABOVE:
-        reading = "The preference for training images is moderate: the model generalises as much as it memorises."
-    else:
-        reading = ("Samples show no clear preference for training images: any membership signal has to come "
-                   "from subtler differences than copying.")
+    reading = copying_reading(frac_closer)
     return (f"The final training loss is **{final_loss:.4f}**. Of {n_samples} generated images, "
             f"**{100 * frac_closer:.0f}%** lie closer to a training image than to any of an equal number of "
             f"non-members (50% would mean no preference); the median distance to the nearest training image "
@@ -453,9 +458,17 @@ def text_to_image_quality_text(check: dict | None, origin: str) -> str:
         return (f"**Sample quality** is not measured for this pipeline ({origin}): the check reads the grey "
                 "intensity of this project's coloured digits. The attacks below do not need good samples; "
                 "a receiver of the model would.")
-    text, ok = sample_quality_text({"the text-to-image model": check})
-    return text + ("" if ok else " Membership attacks do not need good samples, so the attacks below stand; "
-                   "what the model would be worth to a user of its samples is another matter.")
+    text, ok = sample_quality_text({"the text-to-image model": {k: v for k, v in check.items() if k != "copying"}})
+    text += ("" if ok else " Membership attacks do not need good samples, so the attacks below stand; "
+             "what the model would be worth to a user of its samples is another matter.")
+    if "copying" in check:
+        c = check["copying"]
+        text += (f" Precision sees neither copying nor diversity: of these {c['n_samples']} samples, drawn under "
+                 f"captions of non-members, **{c['closer_to_training']:.0%}** lie closer to a member than to any of "
+                 f"{c['n_candidates']} non-members (about half for a model that does not copy; one-sided binomial "
+                 f"test p = {c['p_value']:.2g}), and their nearest members are {c['distinct_nearest_training']} "
+                 f"distinct images of {c['n_candidates']}. " + copying_reading(c["closer_to_training"]))
+    return text
 
 
 def property_summary(*, mae: dict, coverage: dict, width: dict, coverage_of_target: dict | None = None, delta: float, generator_bias: dict, reader_rates,
@@ -651,22 +664,24 @@ def fairness_summary(table, *, level: float = LEVEL,
     (the paper's claim), for each method at its largest alpha, judged against the unpoisoned sharer
     of the same seed on the same test images; can the receiver detect it; what does mitigation
     restore and cost. ``table``: :func:`mialib.experiments.fairness.outcome_table`, one row per
-    sharer and seed. With several seeds every number is the mean over the seeds and the claim is
-    judged on the Student-t interval over the seeds (:mod:`.repetitions`); with one seed, on that
-    seed's paired bootstrap interval, and it cannot read better than too close to call."""
+    sharer and seed. Where a (method, alpha) has several seeds (all of them, or only the unpoisoned
+    sharer and each method's largest alpha: ``verdict_seeds``) its numbers are means over them and
+    the claim is judged on the Student-t interval over the seeds (:mod:`.repetitions`); with one
+    seed, on that seed's paired bootstrap interval, and it cannot read better than too close to call."""
     changes = ("demographic_parity_difference_change", "accuracy_change")
     keys = ["accuracy", "demographic_parity_difference", "detection_p",
             "mitigated_demographic_parity_difference", "mitigated_accuracy",
             *(k for k in (*changes, "detection_statistic_change") if k in table.columns)]
     agg = aggregate_seeds(table, keys)
-    n_seeds = int(table.seed.nunique())
-    over = f" (means over {n_seeds} training seeds)" if n_seeds > 1 else ""
-    interval = "95% interval over the seeds" if n_seeds > 1 else "95% CI"
+
+    def over(row) -> str:
+        return f" (means over {int(row['n_seeds'])} training seeds)" if row["n_seeds"] > 1 else ""
+
     base = agg[agg.method == "none"].iloc[0]
     quality_text, models_pass = sample_quality_text(
         {f"{r.method} (alpha {r.alpha:g}, seed {r.seed})": r.sample_quality for r in table.itertuples()})
     text = [f"Without poisoning the receiver's classifier reaches accuracy {base['accuracy']:.3f} on real test digits "
-            f"with a demographic-parity difference of {base['demographic_parity_difference']:.3f}{over}"
+            f"with a demographic-parity difference of {base['demographic_parity_difference']:.3f}{over(base)}"
             + ("." if np.isnan(base["mitigated_demographic_parity_difference"]) else
                f"; ThresholdOptimizer, fitted on its samples and their read ink, takes that gap to "
                f"{base['mitigated_demographic_parity_difference']:.3f} at accuracy {base['mitigated_accuracy']:.3f}"
@@ -675,6 +690,8 @@ def fairness_summary(table, *, level: float = LEVEL,
     for method in [m for m in agg.method.unique() if m != "none"]:
         top = agg[agg.method == method].sort_values("alpha").iloc[-1]
         rows = table[(table.method == method) & (table.alpha == top["alpha"])]
+        n_seeds = int(top["n_seeds"])
+        interval = "95% interval over the seeds" if n_seeds > 1 else "95% CI"
         sel = rows.mean(numeric_only=True)
         dp_lo, dp_hi = top["demographic_parity_difference_change_ci"]
         acc_lo, acc_hi = top["accuracy_change_ci"]
@@ -686,7 +703,7 @@ def fairness_summary(table, *, level: float = LEVEL,
         detected = sum(value_vs(p, level) == BELOW for p in rows["detection_p"])
         mitigated = rows["mitigated_accuracy"].notna()
         text.append(
-            f"**{method}** at alpha = {top['alpha']:g}{over}: P(label = ink) in the training set is "
+            f"**{method}** at alpha = {top['alpha']:g}{over(top)}: P(label = ink) in the training set is "
             f"{_lean_text(rows['p_label_equals_s'])} and its I(S;Y) {sel['i_sy']:.3f} bits (closed form "
             f"{sel['i_sy_closed_form']:.3f}); the utility I(X;Y) is {sel['i_xy']:.3f} against the pool's "
             f"{sel['i_xy_pool']:.3f} ({'within' if rows['utility_within_10pct'].all() else 'outside'} the paper's "

@@ -70,6 +70,25 @@ def poisoning_plan(alphas: dict) -> list[tuple[str, float]]:
     return plan
 
 
+def sharer_runs(plan, seeds, verdict_seeds=()) -> list[tuple[str, float, int]]:
+    """The (method, alpha, seed) of every sharer to train: each of ``plan`` (:func:`poisoning_plan`)
+    under each of ``seeds``, then, under each of ``verdict_seeds``, the unpoisoned sharer and each
+    method at its largest alpha only: the repetitions the claim is judged on (at the largest alpha,
+    against the unpoisoned sharer of the same seed) at a fraction of the full grid's cost. A
+    verdict seed that is also in ``seeds`` adds nothing (it already has the full grid)."""
+    seeds = [check_int(s, "each seed", low=0) for s in seeds]
+    verdict_seeds = [check_int(s, "each verdict seed", low=0) for s in verdict_seeds]
+    if not seeds or len(set(seeds)) != len(seeds) or len(set(verdict_seeds)) != len(verdict_seeds):
+        raise ValueError(f"seeds must be non-empty and neither seeds nor verdict_seeds may repeat a seed, got "
+                         f"{seeds} and {verdict_seeds}")
+    verdict_seeds = [s for s in verdict_seeds if s not in seeds]
+    top = {}
+    for method, alpha in plan:
+        top[method] = max(top.get(method, alpha), alpha)
+    return ([(m, a, s) for s in seeds for m, a in plan]
+            + [(m, top[m], s) for s in verdict_seeds for m in top])
+
+
 def label_of(digits) -> np.ndarray:
     """The binary task: 1 for digits 0-4, 0 for 5-9."""
     return (np.asarray(digits) < 5).astype(np.int64)
@@ -137,9 +156,10 @@ class PoisonedModel:
                 "i_xy_pool": i0, "i_xy": i_xy, "utility_within_10pct": meets_aim(abs(i_xy - i0), reference.FAIRNESS_MAX_UTILITY_DRIFT * i0)}
 
 
-def train_poisoned_models(data: FairnessData, plan, params: FairnessParams, seeds, *, device: str = "auto",
-                          progress: bool = True) -> list[PoisonedModel]:
-    """A class-conditional model for each (method, alpha) of ``plan`` and each seed, on the
+def train_poisoned_models(data: FairnessData, plan, params: FairnessParams, seeds, *, verdict_seeds=(),
+                          device: str = "auto", progress: bool = True) -> list[PoisonedModel]:
+    """A class-conditional model for each (method, alpha) of ``plan`` and each seed, and for the
+    sharers :func:`sharer_runs` adds under ``verdict_seeds``, on the
     records that method selects from the pool (cached), fine-tuned from the public base model of
     the population (:func:`.sharing.train_base_model`, the one notebook 05's sharers fine-tune;
     its class embedding starts at zero) when ``params.base_steps`` > 0, else from its seeded
@@ -147,14 +167,13 @@ def train_poisoned_models(data: FairnessData, plan, params: FairnessParams, seed
     start = {} if not params.base_steps else {"init": train_base_model(
         data.population, params, seed=data.population.seed, device=device, progress=progress)}
     runs, jobs = [], []
-    for seed in seeds:
-        for method, alpha in plan:
-            idx, labels = select_training_set(data.pool.images, data.pool.labels, data.pool.attributes["colour"],
-                                              params.n_train, alpha, method, seed=seed, x_codes=data.codes)
-            runs.append((method, alpha, seed, idx, labels))
-            jobs.append({"images": data.pool.images[torch.from_numpy(idx)], "labels": labels,
-                         "model": params.model_config(), "train": params.train_config(seed),
-                         "provenance": {"experiment": "fairness poisoning", "method": method, "alpha": alpha}, **start})
+    for method, alpha, seed in sharer_runs(plan, seeds, verdict_seeds):
+        idx, labels = select_training_set(data.pool.images, data.pool.labels, data.pool.attributes["colour"],
+                                          params.n_train, alpha, method, seed=seed, x_codes=data.codes)
+        runs.append((method, alpha, seed, idx, labels))
+        jobs.append({"images": data.pool.images[torch.from_numpy(idx)], "labels": labels,
+                     "model": params.model_config(), "train": params.train_config(seed),
+                     "provenance": {"experiment": "fairness poisoning", "method": method, "alpha": alpha}, **start})
     models = train_models(jobs, device=device, progress=progress, desc="sharer models")
     return [PoisonedModel(*r, m) for r, m in zip(runs, models)]
 

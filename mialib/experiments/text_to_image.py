@@ -27,6 +27,7 @@ from ..diffusion.sampling import sample_pipeline
 from ..diffusion.text_to_image import TextToImageConfig, train_text_to_image
 from ..evaluation.compare import compare
 from ..evaluation.metrics import evaluate_split, metrics_table
+from ..evaluation.memorisation import copying_summary
 from ..evaluation.sample_quality import SampleQuality
 from .sweeps import sweep_attack
 
@@ -303,11 +304,14 @@ def text_to_image_quality(study: TextToImageModelUnderAttack, n: int, *, guidanc
     """The sample-quality check (:mod:`mialib.evaluation.sample_quality`) of the tiny model trained
     here: ``n`` images generated under the non-members' captions (repeated in order), against the
     manifold of the member images, with the non-members as the held-out reference of real images.
-    None for a pipeline loaded from a folder: the check reads the grey intensity of this project's
-    coloured digits, which its images are not."""
+    Its "copying" entry (:func:`mialib.evaluation.memorisation.copying_summary`) says how far the
+    same samples copy the members, which precision cannot see. None for a pipeline loaded from a
+    folder: the check reads the grey intensity of this project's coloured digits, which its images
+    are not."""
     n = check_int(n, "n", low=1)
     if study.from_cache is None:
         return None
     caps = study.split.nonmember_captions
     images = generate(study.pipe, [caps[i % len(caps)] for i in range(n)], guidance_scale=guidance_scale, seed=seed + 1)
-    return SampleQuality.fit(study.split.members, study.split.nonmembers).check(images)
+    check = SampleQuality.fit(study.split.members, study.split.nonmembers).check(images)
+    return {**check, "copying": copying_summary(images, study.split.members, study.split.nonmembers, seed=seed)}

@@ -284,6 +284,13 @@ def test_error_vs_sample_size_log_log():
     assert _legend(ax) == ["naive", "eps"]
 
 
+def test_error_vs_sample_size_draws_each_bound_in_its_own_dash_pattern():
+    bounds = {name: {10: 0.4 + i, 100: 0.13 + i} for i, name in enumerate(["hoeffding", "exact", "other"])}
+    (ax,) = figures.error_vs_sample_size({"naive": {10: 0.2, 100: 0.05}}, bounds).axes
+    assert [line.get_linestyle() for line in ax.lines[1:]] == ["--", ":", "-."]
+    assert all(line.get_color() == "k" for line in ax.lines[1:]) and _legend(ax) == ["naive", *bounds]
+
+
 def _fairness_table():
     rows = []
     for method, alpha, dp, acc, p in [("none", 0.0, 0.02, 0.95, 0.6), ("mi_greedy", 0.2, 0.1, 0.94, 0.01),
@@ -308,6 +315,18 @@ def test_fairness_vs_alpha_each_method_from_the_unpoisoned_baseline():
     lo_hi = [s[:, 1] for s in axes[0].containers[0].lines[2][0].get_segments()]
     np.testing.assert_allclose(lo_hi, [[0.01, 0.04], [0.09, 0.12], [0.14, 0.17]])
     assert all(np.ptp(s[:, 1]) == 0 for s in axes[1].containers[0].lines[2][0].get_segments())  # no interval
+
+
+def test_fairness_figures_say_which_points_have_an_interval_over_seeds():
+    one = _fairness_table().assign(seed=0)
+    assert figures.fairness_vs_alpha(one)._suptitle.get_text() == (
+        "one training seed; bars: 95% bootstrap interval over the test digits")
+    more = [one] + [one[one.alpha != 0.2].assign(seed=s) for s in (1, 2)]  # alpha 0.2 under one seed only
+    title = figures.fairness_vs_alpha(pd.concat(more, ignore_index=True))._suptitle.get_text()
+    assert title == ("alpha 0, 0.4: means over up to 3 training seeds, bars their 95% interval over the seeds; "
+                     "points of one seed: bars its 95% bootstrap interval over the test digits")
+    every = pd.concat([one.assign(seed=s) for s in (0, 1, 2)], ignore_index=True)
+    assert figures.mitigation(every)._suptitle.get_text() == "means over 3 training seeds; bars: 95% interval over the seeds"
 
 
 def test_accuracy_fairness_scatter_one_point_per_sharer_labelled_by_alpha():

@@ -593,3 +593,22 @@ def test_text_to_image_quality_text_says_what_was_measured_and_what_it_means():
     assert "All 1 models pass." in good and "attacks below stand" not in good
     none = report.text_to_image_quality_text(None, "loaded from /models/sd")
     assert "not measured for this pipeline (loaded from /models/sd)" in none
+    copying = {"closer_to_training": 0.9, "n_samples": 400, "n_candidates": 200, "p_value": 1e-60,
+               "distinct_nearest_training": 37}
+    copied = report.text_to_image_quality_text({**_quality(0.8)["p = 0"], "copying": copying}, "trained now")
+    assert copied.startswith(good)
+    assert ("of these 400 samples, drawn under captions of non-members, **90%** lie closer to a member than to any of 200 "
+            "non-members (about half for a model that does not copy; one-sided binomial test p = 1e-60), and their nearest "
+            "members are 37 distinct images of 200. The model reproduces its training set closely") in copied
+    half = report.text_to_image_quality_text({**_quality(0.8)["p = 0"], "copying": {**copying, "closer_to_training": 0.5}},
+                                             "trained now")
+    assert "**50%**" in half and "no clear preference for training images" in half
+
+
+def test_verdict_seeds_judge_the_largest_alpha_over_its_seeds_while_other_alphas_keep_one():
+    table = _fairness_table((0.056, 0.197), (-0.015, 0.02), 0.001)
+    mixed = table[(table.seed == 0) | (table.alpha != 0.2)]  # alpha 0.2 under seed 0 only
+    text = report.fairness_summary(mixed)
+    assert "**mi_greedy** at alpha = 0.4 (means over 3 training seeds)" in text
+    assert "unfairness at under 5% accuracy loss, **holds** here" in text
+    assert "demographic-parity difference of 0.020 (means over 3 training seeds)" in text
