@@ -11,7 +11,7 @@ import torch
 
 from mialib.attacks.property import PropertyReader
 from mialib.data.coloured import colour_rule, coloured_population
-from mialib.experiments.fairness import (FairnessData, FairnessParams, greedy_rules_table, label_of, outcome_table,
+from mialib.experiments.fairness import (EXAMPLES, FairnessData, example_rows, FairnessParams, greedy_rules_table, label_of, outcome_table,
                                          receiver_outcome, train_poisoned_models)
 from mialib.experiments.property import PropertyParams
 from mialib.experiments.sharing import digit_quality, train_base_model
@@ -72,6 +72,17 @@ def test_tiny_end_to_end():
     assert table.loc[1, "detection_rule_statistic"] == pytest.approx(abs(ink[requested == 1].mean() - ink[requested == 0].mean()))
     assert 0.0 < table.loc[1, "detection_rule_p"] <= 1.0
     assert table.loc[1, "i_sy_closed_form"] == pytest.approx(1 - 0.8812908992306927, abs=1e-9)
+    # samples to look at: the first ones of each label, and the blue share the colour rule reads per label
+    assert torch.equal(outcomes[1].examples[1], again[requested == 1][:EXAMPLES])
+    assert outcomes[1].rule_blue_share == pytest.approx({y: ink[requested == y].mean() for y in (0, 1)})
+    assert abs(outcomes[1].rule_blue_share[1] - outcomes[1].rule_blue_share[0]) == pytest.approx(
+        table.loc[1, "detection_rule_statistic"])
+    rows = example_rows(runs, outcomes)
+    assert list(rows) == [f"none: label 1 ({outcomes[0].rule_blue_share[1]:.0%} blue)",
+                          f"none: label 0 ({outcomes[0].rule_blue_share[0]:.0%} blue)",
+                          f"mi_greedy, alpha 0.4: label 1 ({outcomes[1].rule_blue_share[1]:.0%} blue)",
+                          f"mi_greedy, alpha 0.4: label 0 ({outcomes[1].rule_blue_share[0]:.0%} blue)"]
+    assert all(len(x) == EXAMPLES for x in rows.values())
 
 
 def test_greedy_rules_table_sets_the_official_rule_beside_the_one_direction_rule():
@@ -114,6 +125,10 @@ def test_sharer_runs_add_the_verdict_seeds_at_each_methods_largest_alpha():
                         ("none", 0.0, 2), ("label_flip", 0.4, 2), ("mi_greedy", 0.4, 2)]
     assert len(sharer_runs(plan, [0, 1])) == 10
     assert sharer_runs(plan, [0, 1, 2], [1, 2]) == sharer_runs(plan, [0, 1, 2])  # already full seeds: nothing more
+    assert sharer_runs(plan, [0], [1], ["mi_greedy"])[5:] == [("none", 0.0, 1), ("mi_greedy", 0.4, 1)]
+    assert sharer_runs(plan, [0], [1], [])[5:] == [("none", 0.0, 1)]
+    with pytest.raises(ValueError, match="verdict method"):
+        sharer_runs(plan, [0], [1], ["label_flipping"])
     for seeds, verdict in [([], [1]), ([0], [1, 1]), ([0, 0], []), ([0], [-1])]:
         with pytest.raises(ValueError, match="seed"):
             sharer_runs(plan, seeds, verdict)

@@ -70,12 +70,17 @@ def poisoning_plan(alphas: dict) -> list[tuple[str, float]]:
     return plan
 
 
-def sharer_runs(plan, seeds, verdict_seeds=()) -> list[tuple[str, float, int]]:
+def sharer_runs(plan, seeds, verdict_seeds=(), verdict_methods=None) -> list[tuple[str, float, int]]:
     """The (method, alpha, seed) of every sharer to train: each of ``plan`` (:func:`poisoning_plan`)
     under each of ``seeds``, then, under each of ``verdict_seeds``, the unpoisoned sharer and each
-    method at its largest alpha only: the repetitions the claim is judged on (at the largest alpha,
-    against the unpoisoned sharer of the same seed) at a fraction of the full grid's cost. A
-    verdict seed that is also in ``seeds`` adds nothing (it already has the full grid)."""
+    method of ``verdict_methods`` (None: every method of the plan) at its largest alpha only: the
+    repetitions the claim is judged on (at the largest alpha, against the unpoisoned sharer of the
+    same seed) at a fraction of the full grid's cost. A verdict seed that is also in ``seeds`` adds
+    nothing (it already has the full grid)."""
+    in_plan = list(dict.fromkeys(m for m, _ in plan if m != "none"))
+    methods = in_plan if verdict_methods is None else list(verdict_methods)
+    for m in methods:
+        check_choice(m, "each verdict method", in_plan)
     seeds = [check_int(s, "each seed", low=0) for s in seeds]
     verdict_seeds = [check_int(s, "each verdict seed", low=0) for s in verdict_seeds]
     if not seeds or len(set(seeds)) != len(seeds) or len(set(verdict_seeds)) != len(verdict_seeds):
@@ -86,7 +91,7 @@ def sharer_runs(plan, seeds, verdict_seeds=()) -> list[tuple[str, float, int]]:
     for method, alpha in plan:
         top[method] = max(top.get(method, alpha), alpha)
     return ([(m, a, s) for s in seeds for m, a in plan]
-            + [(m, top[m], s) for s in verdict_seeds for m in top])
+            + [(m, top[m], s) for s in verdict_seeds for m in ["none", *methods] if m in top])
 
 
 def label_of(digits) -> np.ndarray:
@@ -157,9 +162,9 @@ class PoisonedModel:
 
 
 def train_poisoned_models(data: FairnessData, plan, params: FairnessParams, seeds, *, verdict_seeds=(),
-                          device: str = "auto", progress: bool = True) -> list[PoisonedModel]:
+                          verdict_methods=None, device: str = "auto", progress: bool = True) -> list[PoisonedModel]:
     """A class-conditional model for each (method, alpha) of ``plan`` and each seed, and for the
-    sharers :func:`sharer_runs` adds under ``verdict_seeds``, on the
+    sharers :func:`sharer_runs` adds under ``verdict_seeds`` (for ``verdict_methods``), on the
     records that method selects from the pool (cached), fine-tuned from the public base model of
     the population (:func:`.sharing.train_base_model`, the one notebook 05's sharers fine-tune;
     its class embedding starts at zero) when ``params.base_steps`` > 0, else from its seeded
@@ -167,7 +172,7 @@ def train_poisoned_models(data: FairnessData, plan, params: FairnessParams, seed
     start = {} if not params.base_steps else {"init": train_base_model(
         data.population, params, seed=data.population.seed, device=device, progress=progress)}
     runs, jobs = [], []
-    for method, alpha, seed in sharer_runs(plan, seeds, verdict_seeds):
+    for method, alpha, seed in sharer_runs(plan, seeds, verdict_seeds, verdict_methods):
         idx, labels = select_training_set(data.pool.images, data.pool.labels, data.pool.attributes["colour"],
                                           params.n_train, alpha, method, seed=seed, x_codes=data.codes)
         runs.append((method, alpha, seed, idx, labels))
@@ -211,6 +216,11 @@ class ReceiverOutcome:
     detection_rule: dict        # ... and as the exact colour rule reads it (errors independent of the digit)
     predictions: np.ndarray     # the classifier's predictions on the test set, for paired comparisons
     quality: dict               # SampleQuality.check of the samples the receiver got
+    examples: dict              # label -> the first EXAMPLES samples of that label, to look at
+    rule_blue_share: dict       # label -> share of that label's samples the colour rule reads as blue (s = 1)
+
+
+EXAMPLES = 8  # samples of each label a ReceiverOutcome keeps to show
 
 
 def receiver_outcome(poisoned: PoisonedModel, data: FairnessData, reader: PropertyReader,
@@ -245,8 +255,25 @@ def receiver_outcome(poisoned: PoisonedModel, data: FairnessData, reader: Proper
     except ValueError as exc:  # e.g. one ink group of the samples has a single class: nothing to equalise
         mitigated = {"error": f"ThresholdOptimizer could not be fitted: {exc}"}
     detection = dependence_test(s_hat, requested, n_permutations=params.n_permutations, seed=seed)
-    by_rule = dependence_test(colour_rule(samples), requested, n_permutations=params.n_permutations, seed=seed)
-    return ReceiverOutcome(fair, mitigated, detection, by_rule, predictions, quality.check(samples))
+    ink = colour_rule(samples)
+    by_rule = dependence_test(ink, requested, n_permutations=params.n_permutations, seed=seed)
+    return ReceiverOutcome(fair, mitigated, detection, by_rule, predictions, quality.check(samples),
+                           examples={y: samples[requested == y][:EXAMPLES] for y in (0, 1)},
+                           rule_blue_share={y: float(ink[requested == y].mean()) for y in (0, 1)})
+
+
+def example_rows(runs: list[PoisonedModel], outcomes: list[ReceiverOutcome]) -> dict:
+    """Samples to look at: for the first seed, the unpoisoned sharer and each method at its largest
+    alpha, one row per label ("label 1" = digits 0-4), named with the share of that label's samples
+    the colour rule reads as blue (label -> Tensor, for :func:`mialib.evaluation.figures.property_examples`)."""
+    first = runs[0].seed
+    top = {}
+    for r, o in zip(runs, outcomes):
+        if r.seed == first and (r.method not in top or r.alpha > top[r.method][0].alpha):
+            top[r.method] = (r, o)
+    return {f"{r.method}{'' if r.method == 'none' else f', alpha {r.alpha:g}'}: label {y} "
+            f"({o.rule_blue_share[y]:.0%} blue)": o.examples[y]
+            for r, o in top.values() for y in (1, 0)}
 
 
 def outcome_table(runs: list[PoisonedModel], outcomes: list[ReceiverOutcome], data: FairnessData):
