@@ -358,11 +358,13 @@ def _with_baseline(table):
 
 
 def _yerr(g, key):
-    """[below, above] error-bar lengths of ``key`` from its ``key_ci`` (zero where there is none)."""
+    """[below, above] error-bar lengths of ``key`` from its ``key_ci`` (zero where there is none),
+    the interval cut to [0, 1], where every quantity drawn with it lies (gaps, accuracy): a
+    Student-t interval over three seeds can reach past either end."""
     values = np.asarray(g[key], dtype=float)
     cis = g[key + "_ci"] if key + "_ci" in g else [None] * len(g)
     lo, hi = np.array([c if c is not None and not np.isnan(v) else [v, v] for c, v in zip(cis, values)], dtype=float).T
-    return [values - lo, hi - values]
+    return [values - np.clip(lo, 0.0, None), np.clip(hi, None, 1.0) - values]
 
 
 def _errorbar(ax, g, key, label, offset=0.0, marker="o"):
@@ -377,11 +379,12 @@ def _over_seeds(table, keys):
                           [k for k in keys if k in table.columns])
     n, least = int(agg.n_seeds.max()), int(agg.n_seeds.min())
     if least == n:
-        return agg, (f"means over {n} training seeds; bars: 95% interval over the seeds" if n > 1 else
+        return agg, (f"means over {n} training seeds; bars: 95% interval over the seeds (cut to [0, 1])" if n > 1 else
                      "one training seed; bars: 95% bootstrap interval over the test digits")
-    many = sorted({f"{a:g}" for a in agg.alpha[agg.n_seeds > 1]}, key=float)
-    return agg, (f"alpha {', '.join(many)}: means over up to {n} training seeds, bars their 95% interval over the "
-                 "seeds; points of one seed: bars its 95% bootstrap interval over the test digits")
+    many = ", ".join("unpoisoned" if r.method == "none" else f"{r.method} at alpha {r.alpha:g}"
+                     for r in agg[agg.n_seeds > 1].itertuples())
+    return agg, (f"{many}: means over up to {n} training seeds, bars their 95% interval over the seeds (cut to [0, 1]); "
+                 "other points, one seed: bars its 95% bootstrap interval over the test digits")
 
 
 def fairness_vs_alpha(table):

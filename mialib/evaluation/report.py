@@ -415,6 +415,11 @@ def sample_quality_text(checks: dict) -> tuple[str, bool]:
             + (f"All {len(checks)} models pass." if n_pass == len(checks) else
                f"**{len(checks) - n_pass} of {len(checks)} models fail it**: too many of their samples are blurred or "
                "malformed digits that lie off the manifold of real ones."))
+    near = [name for name, c in checks.items() if c.get("near_bar")]
+    if near:
+        text += (f" {len(near)} of the {len(checks)} lie within sampling error of the bar ({', '.join(near)}: the exact "
+                 "95% interval of their precision over their samples holds it), so another draw of samples could put "
+                 "them on the other side of it.")
     return text, n_pass == len(checks)
 
 

@@ -94,9 +94,18 @@ class SampleQuality:
 
     def check(self, images, *, bar: float = QUALITY_BAR) -> dict:
         """The precision of ``images``, its ratio to the held-out real digits' and whether it meets
-        ``bar`` (module docstring)."""
+        ``bar`` (module docstring); with the exact (Clopper-Pearson) 95% interval of the precision
+        over these samples, and ``near_bar``: whether that interval holds the bar's precision, so
+        that another draw of as many samples could land on the other side of the bar (the real
+        digits' own precision is taken as exact)."""
+        from scipy.stats import binomtest
+
         bar = check_float(bar, "bar", low=0.0, high=1.0)
         precision = self.precision(images)
         ratio = precision / self.real_precision if self.real_precision > 0 else float("nan")
-        return {"n_samples": int(len(images)), "precision": precision, "real_precision": self.real_precision,
-                "ratio_to_real": ratio, "bar": bar, "passes": bool(ratio >= bar), "k": self.k}
+        n = int(len(images))
+        ci = binomtest(int(round(precision * n)), n).proportion_ci(confidence_level=0.95, method="exact")
+        return {"n_samples": n, "precision": precision, "real_precision": self.real_precision,
+                "ratio_to_real": ratio, "bar": bar, "passes": bool(ratio >= bar), "k": self.k,
+                "precision_ci": [float(ci.low), float(ci.high)],
+                "near_bar": bool(ci.low <= bar * self.real_precision <= ci.high)}

@@ -323,10 +323,15 @@ def test_fairness_figures_say_which_points_have_an_interval_over_seeds():
         "one training seed; bars: 95% bootstrap interval over the test digits")
     more = [one] + [one[one.alpha != 0.2].assign(seed=s) for s in (1, 2)]  # alpha 0.2 under one seed only
     title = figures.fairness_vs_alpha(pd.concat(more, ignore_index=True))._suptitle.get_text()
-    assert title == ("alpha 0, 0.4: means over up to 3 training seeds, bars their 95% interval over the seeds; "
-                     "points of one seed: bars its 95% bootstrap interval over the test digits")
+    assert title == ("unpoisoned, mi_greedy at alpha 0.4, label_flip at alpha 0.4: means over up to 3 training seeds, "
+                     "bars their 95% interval over the seeds (cut to [0, 1]); other points, one seed: bars its 95% "
+                     "bootstrap interval over the test digits")
     every = pd.concat([one.assign(seed=s) for s in (0, 1, 2)], ignore_index=True)
-    assert figures.mitigation(every)._suptitle.get_text() == "means over 3 training seeds; bars: 95% interval over the seeds"
+    assert figures.mitigation(every)._suptitle.get_text() == (
+        "means over 3 training seeds; bars: 95% interval over the seeds (cut to [0, 1])")
+    spread = every.assign(demographic_parity_difference=np.tile([0.0, 0.0, 0.3, 0.01], 3) * np.repeat([0.0, 1.0, 2.0], 4))
+    (dp_ax, _) = figures.mitigation(spread).axes  # mi_greedy 0.2's gaps 0, 0.3, 0.6: a t-interval far below 0
+    assert min(np.concatenate([seg[:, 1] for c in dp_ax.collections for seg in c.get_segments()])) == 0.0
 
 
 def test_accuracy_fairness_scatter_one_point_per_sharer_labelled_by_alpha():
@@ -363,7 +368,7 @@ def test_fairness_figures_over_seeds_draw_the_mean_and_the_interval_over_the_see
     t = _three_seeds()
     _, lo, hi = seed_interval([0.29, 0.30, 0.31])
     fig = figures.fairness_vs_alpha(t)
-    assert fig._suptitle.get_text() == "means over 3 training seeds; bars: 95% interval over the seeds"
+    assert fig._suptitle.get_text() == "means over 3 training seeds; bars: 95% interval over the seeds (cut to [0, 1])"
     flip = fig.axes[0].containers[1]
     np.testing.assert_allclose(_xy(flip.lines[0])[1], [0.02, 0.3])
     np.testing.assert_allclose(flip.lines[2][0].get_segments()[1][:, 1], [lo, hi])

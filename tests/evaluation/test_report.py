@@ -191,6 +191,12 @@ def test_sample_quality_text_names_each_model_and_the_bar():
     assert "the bar is 0.8 of that (0.720). All 2 models pass." in text
     text, ok = report.sample_quality_text(_quality(0.8, 0.72 - 1e-9))
     assert not ok and "**1 of 2 models fail it**" in text
+    near = _quality(0.8, 0.721)
+    near["p = 1"]["near_bar"] = True
+    text, ok = report.sample_quality_text(near)
+    assert ok and text.endswith("All 2 models pass. 1 of the 2 lie within sampling error of the bar (p = 1: the exact 95% "
+                                "interval of their precision over their samples holds it), so another draw of samples "
+                                "could put them on the other side of it.")
     text, ok = report.sample_quality_text(_quality(0.5, 0.8, 0.3, 0.6, 0.7, 0.75, 0.4))  # seven: the range
     assert not ok and "is from 0.300 (p = 2) to 0.800 (p = 1) over 7 models; real digits" in text
 

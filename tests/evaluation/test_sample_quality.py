@@ -58,6 +58,25 @@ def test_the_ink_does_not_change_the_verdict(digits):
     assert q.precision(inked) == pytest.approx(q.precision(held[:200]), abs=0.01)  # float32 ink: a point on a ball's edge
 
 
+def test_the_check_says_when_a_model_lies_within_sampling_error_of_the_bar(digits):
+    from scipy.stats import beta
+
+    real, held = digits
+    q = SampleQuality.fit(real, held)
+    static = torch.rand(200, 1, 8, 8, generator=torch.Generator().manual_seed(0)) * 2 - 1
+    good, bad = q.check(held[:200]), q.check(static)
+    for c in (good, bad):  # the exact binomial interval of the precision, by hand with the beta quantiles
+        k, n = round(c["precision"] * c["n_samples"]), c["n_samples"]
+        lo = beta.ppf(0.025, k, n - k + 1) if k else 0.0
+        hi = beta.ppf(0.975, k + 1, n - k) if k < n else 1.0
+        assert c["precision_ci"] == pytest.approx([lo, hi])
+    assert not good["near_bar"] and not bad["near_bar"]
+    # a mix right at the bar: real digits and static in the share that puts its precision on the bar's
+    n_real = round(200 * QUALITY_BAR)
+    near = q.check(torch.cat([held[:n_real], static[:200 - n_real]]))
+    assert near["near_bar"] and near["precision_ci"][0] <= QUALITY_BAR * q.real_precision <= near["precision_ci"][1]
+
+
 @pytest.mark.parametrize("images, match", [(np.zeros((2, 1, 8, 8)), "Tensor"), (torch.zeros(2, 2, 8, 8), "1 or 3"),
                                            (torch.zeros(0, 1, 8, 8), "non-empty"), (torch.zeros(2, 1, 4, 4), "pixels")])
 def test_bad_images_are_refused_with_a_message(digits, images, match):
