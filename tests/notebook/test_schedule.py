@@ -16,13 +16,14 @@ from mialib.notebook.schedule import (chain_ahead, check_dependencies, default_j
 DEPS = {"00_a": [], "01_t": [], "02_x": ["01_t"], "03_y": ["01_t"], "05_z": []}
 
 
-def test_the_shipped_notebooks_wait_only_for_the_models_they_read():
-    """02-04 attack 01's target; 06's sharers fine-tune the public base model 05 trains."""
+def test_the_shipped_notebooks_wait_only_for_the_target_they_attack():
+    """02-04 attack 01's target. 06's sharers fine-tune the base model 05's sharers fine-tune too,
+    but 06 does not wait for 05: whichever reaches the cached base first trains it, and the other
+    waits for that one entry only (mialib.core.cache.locked), which leaves the lanes better balanced."""
     deps = {nb.stem: dependencies(nb) for nb in runner.notebook_paths()}
     check_dependencies(deps)
-    assert {nb: after for nb, after in deps.items() if after} == {
-        "02_secmi": ["01_train_target_model"], "03_noise_aggregation": ["01_train_target_model"],
-        "04_attack_comparison": ["01_train_target_model"], "06_fairness_poisoning": ["05_property_inference"]}
+    assert {nb for nb, after in deps.items() if after} == {"02_secmi", "03_noise_aggregation", "04_attack_comparison"}
+    assert all(after == ["01_train_target_model"] for after in deps.values() if after)
 
 
 def test_every_shipped_notebook_says_roughly_what_it_costs():
