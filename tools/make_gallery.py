@@ -32,6 +32,7 @@ FIGURES = [
     ("04_attack_comparison_auc_vs_training_budget", "04 · AUC against training budget"),
     ("04_attack_comparison_blind_baseline_and_shift", "04 · the blind baseline on an i.i.d. and a shifted split"),
     ("05_property_inference_estimates_vs_truth", "05 · property inference: estimates against the true proportion"),
+    ("06_fairness_poisoning_examples", "06 · what the receiver gets: samples of each label, unpoisoned and poisoned"),
     ("06_fairness_poisoning_fairness_vs_alpha", "06 · fairness poisoning: gaps and accuracy against alpha"),
     ("07_text_to_image_samples", "07 · samples of the tiny text-to-image model trained here"),
 ]

@@ -404,7 +404,7 @@ def sample_quality_text(checks: dict) -> tuple[str, bool]:
     """(the sentence, whether every model passes) on the sample-quality checks of notebooks 05 and
     06 (``checks``: model name -> :meth:`mialib.evaluation.sample_quality.SampleQuality.check`)."""
     first = next(iter(checks.values()))
-    n_pass = sum(c["passes"] for c in checks.values())
+    n_pass, one = sum(c["passes"] for c in checks.values()), len(checks) == 1
     text = (f"**Sample quality.** The share of each model's samples that lie on the manifold of real digits "
             f"(precision, Kynkäänniemi et al. 2019, k = {first['k']}) is "
             + (", ".join(f"{name} {c['precision']:.3f}" for name, c in checks.items()) if len(checks) <= 6 else
@@ -412,14 +412,16 @@ def sample_quality_text(checks: dict) -> tuple[str, bool]:
                    *_extremes({name: c["precision"] for name, c in checks.items()}), len(checks)))
             + f"; real digits the models never saw reach {first['real_precision']:.3f}, and the bar is "
             f"{first['bar']:g} of that ({first['bar'] * first['real_precision']:.3f}). "
-            + (f"All {len(checks)} models pass." if n_pass == len(checks) else
-               f"**{len(checks) - n_pass} of {len(checks)} models fail it**: too many of their samples are blurred or "
-               "malformed digits that lie off the manifold of real ones."))
+            + ("It passes." if one and n_pass else "**It fails it**" if one else
+               f"All {len(checks)} models pass." if n_pass == len(checks) else
+               f"**{len(checks) - n_pass} of {len(checks)} models fail it**")
+            + ("" if n_pass == len(checks) else ": too many of " + ("its" if one else "their") + " samples are "
+               "blurred or malformed digits that lie off the manifold of real ones."))
     near = [name for name, c in checks.items() if c.get("near_bar")]
     if near:
-        text += (f" {len(near)} of the {len(checks)} lie within sampling error of the bar ({', '.join(near)}: the exact "
-                 "95% interval of their precision over their samples holds it), so another draw of samples could put "
-                 "them on the other side of it.")
+        text += ((" It lies" if one else f" {len(near)} of the {len(checks)} lie ({', '.join(near)})")
+                 + " within sampling error of the bar (the exact 95% interval of the precision over the samples holds "
+                 "it), so another draw of samples could land on the other side of it.")
     return text, n_pass == len(checks)
 
 
@@ -808,11 +810,14 @@ def text_to_image_summary(*, results: dict, diffs: dict, labels: dict, reference
         better = [n for n in diffs if verdict(diffs[n][setting]) == BEATS]
         worse = [n for n in diffs if verdict(diffs[n][setting]) == LOSES]
         close = [n for n in diffs if verdict(diffs[n][setting]) == CLOSE]
+        tie = [n for n in diffs if verdict(diffs[n][setting]) == TIE]
         text.append(
             f"**Ground truth against {setting}.** The true caption raises the AUC (paired bootstrap, interval above 0 "
             f"by more than the hosts' tolerance {HOST_TOLERANCE:g}) for {', '.join(labels[n] for n in better) or 'no attack'}"
             + (f", lowers it for {', '.join(labels[n] for n in worse)}" if worse else "")
             + (f"; too close to call for {', '.join(labels[n] for n in close)}" if close else "")
+            + (f"; no difference to tell for {', '.join(labels[n] for n in tie)} (the interval reaches past the "
+               "tolerance on both sides of 0)" if tie else "")
             + "; " + "; ".join(f"{labels[n]} {diffs[n][setting]['difference']:+.3f} "
                                f"[{diffs[n][setting]['ci'][0]:+.3f}, {diffs[n][setting]['ci'][1]:+.3f}]" for n in diffs) + ".")
     if reference_auc:

@@ -194,9 +194,9 @@ def test_sample_quality_text_names_each_model_and_the_bar():
     near = _quality(0.8, 0.721)
     near["p = 1"]["near_bar"] = True
     text, ok = report.sample_quality_text(near)
-    assert ok and text.endswith("All 2 models pass. 1 of the 2 lie within sampling error of the bar (p = 1: the exact 95% "
-                                "interval of their precision over their samples holds it), so another draw of samples "
-                                "could put them on the other side of it.")
+    assert ok and text.endswith("All 2 models pass. 1 of the 2 lie (p = 1) within sampling error of the bar (the exact 95% "
+                                "interval of the precision over the samples holds it), so another draw of samples could "
+                                "land on the other side of it.")
     text, ok = report.sample_quality_text(_quality(0.5, 0.8, 0.3, 0.6, 0.7, 0.75, 0.4))  # seven: the range
     assert not ok and "is from 0.300 (p = 2) to 0.800 (p = 1) over 7 models; real digits" in text
 
@@ -419,6 +419,7 @@ def test_text_to_image_summary_names_what_the_true_caption_changes():
     diffs = {"a": {"empty prompt": _diff(0.05, -0.05, 0.13)}, "b": {"empty prompt": _diff(0.1, 0.04, 0.15)}}
     text = report.text_to_image_summary(results=res, diffs=diffs, labels={"a": "A", "b": "B"})
     assert "tolerance 0.03) for B;" in text and "too close" not in text
+    assert "; no difference to tell for A (the interval reaches past the tolerance on both sides of 0);" in text
 
 
 @pytest.mark.parametrize("t_sec, peak, says", [
@@ -594,9 +595,10 @@ def test_property_repetitions_text_over_seeds_and_the_width_aim():
 def test_text_to_image_quality_text_says_what_was_measured_and_what_it_means():
     check = _quality(0.5)["p = 0"]
     text = report.text_to_image_quality_text(check, "trained now")
-    assert "the text-to-image model 0.500" in text and "1 of 1 models fail it" in text and "attacks below stand" in text
+    assert "the text-to-image model 0.500" in text and "**It fails it**: too many of its samples" in text
+    assert "attacks below stand" in text
     good = report.text_to_image_quality_text(_quality(0.8)["p = 0"], "trained now")
-    assert "All 1 models pass." in good and "attacks below stand" not in good
+    assert "It passes." in good and "attacks below stand" not in good
     none = report.text_to_image_quality_text(None, "loaded from /models/sd")
     assert "not measured for this pipeline (loaded from /models/sd)" in none
     copying = {"closer_to_training": 0.9, "n_samples": 400, "n_candidates": 200, "p_value": 1e-60,
