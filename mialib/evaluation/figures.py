@@ -360,11 +360,13 @@ def _with_baseline(table):
 def _yerr(g, key):
     """[below, above] error-bar lengths of ``key`` from its ``key_ci`` (zero where there is none),
     the interval cut to [0, 1], where every quantity drawn with it lies (gaps, accuracy): a
-    Student-t interval over three seeds can reach past either end."""
+    Student-t interval over three seeds can reach past either end. A percentile bootstrap interval
+    of an absolute gap near 0 can lie wholly above its estimate (|gap| is biased upward there); its
+    bar then starts at the estimate (matplotlib draws no negative lengths)."""
     values = np.asarray(g[key], dtype=float)
     cis = g[key + "_ci"] if key + "_ci" in g else [None] * len(g)
     lo, hi = np.array([c if c is not None and not np.isnan(v) else [v, v] for c, v in zip(cis, values)], dtype=float).T
-    return [values - np.clip(lo, 0.0, None), np.clip(hi, None, 1.0) - values]
+    return [np.maximum(values - np.clip(lo, 0.0, None), 0.0), np.maximum(np.clip(hi, None, 1.0) - values, 0.0)]
 
 
 def _errorbar(ax, g, key, label, offset=0.0, marker="o"):
