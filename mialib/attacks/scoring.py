@@ -68,15 +68,20 @@ class SplitScores:
 
 
 def score_split(attack: AttackConfig, target, data, *, seed: int, calibration: bool = True,
-                cond: dict | None = None) -> SplitScores:
+                cond: dict | None = None, on_part=None) -> SplitScores:
     """Scores of ``attack`` on the parts of ``data`` (an object with ``members``,
     ``nonmembers``, ``cal_members`` and ``cal_nonmembers`` image tensors, e.g.
     :class:`mialib.experiments.membership.ExperimentData`): the evaluation parts, and the calibration parts
-    unless ``calibration=False``. ``cond`` maps a part name to its conditioning."""
+    unless ``calibration=False``. ``cond`` maps a part name to its conditioning; ``on_part(part,
+    n_images)``, when given, is called as each part is done (e.g. to move a progress bar)."""
     attack.check(target)  # before any query
 
     def score(p):
-        return score_part(attack, target, getattr(data, p), seed=seed, part=p, cond=(cond or {}).get(p))
+        x = getattr(data, p)
+        out = score_part(attack, target, x, seed=seed, part=p, cond=(cond or {}).get(p))
+        if on_part is not None:
+            on_part(p, len(x))
+        return out
     n_eval = len(data.members) + len(data.nonmembers)
     started = time.perf_counter()
     with target.counting(n_eval) as q:

@@ -16,21 +16,46 @@ def _shape(channels: int, size) -> tuple[int, ...]:
     return (channels, size, size) if isinstance(size, int) else (channels, *size)
 
 
+PREDICTION_TYPES = ("epsilon", "v_prediction", "sample")
+
+
+def to_epsilon(output: torch.Tensor, x_t: torch.Tensor, abar_t: torch.Tensor, prediction_type: str) -> torch.Tensor:
+    """The noise eps a model's ``output`` at x_t stands for, by diffusers' own formulas
+    (``DDIMScheduler.step``, step 3), with abar_t = ``abar_t`` broadcast per image:
+
+        epsilon:       eps = output
+        v_prediction:  eps = sqrt(abar_t) v + sqrt(1 - abar_t) x_t          (Salimans & Ho 2022, v = sqrt(abar) eps - sqrt(1 - abar) x0)
+        sample:        eps = (x_t - sqrt(abar_t) x0_hat) / sqrt(1 - abar_t)  (Ho et al. 2020, eq. 4 solved for eps)
+    """
+    if prediction_type == "epsilon":
+        return output
+    a = abar_t.to(output.device, torch.float64).view(-1, *([1] * (output.ndim - 1)))
+    out, x = output.double(), x_t.double()
+    if prediction_type == "v_prediction":
+        eps = a.sqrt() * out + (1 - a).sqrt() * x
+    elif prediction_type == "sample":
+        eps = (x - a.sqrt() * out) / (1 - a).sqrt()
+    else:
+        raise ValueError(f"unknown prediction_type {prediction_type!r}; known: {list(PREDICTION_TYPES)}")
+    return eps.to(output.dtype)
+
+
 def unet_target(unet: torch.nn.Module, scheduler, *, batch_size: int = 256, device: str | torch.device | None = None,
                 encoder: Encoder | None = None, image_shape: tuple[int, ...] | None = None,
                 embed_prompts=None) -> DiffusionTarget:
     """Wrap a diffusers UNet2DModel (cond = class labels, if it has a class embedding) or
     UNet2DConditionModel (cond = encoder hidden states, or prompts when ``embed_prompts`` maps
-    them to those) with its scheduler's abar_t. The UNet must predict epsilon and hold fp32
-    weights (SecMI's errors vanish in fp16). With an ``encoder`` (latent models) give the
-    ``image_shape`` of the pixel inputs."""
+    them to those) with its scheduler's abar_t. A model that predicts v or the clean sample (the
+    scheduler's ``prediction_type``) is queried through :func:`to_epsilon`, so the attacks see the
+    noise they are written for. The UNet must hold fp32 weights (SecMI's errors vanish in fp16).
+    With an ``encoder`` (latent models) give the ``image_shape`` of the pixel inputs."""
     cfg = getattr(unet, "config", None)
     if cfg is None:
         raise ValueError("unet_target expects a diffusers UNet2DModel or UNet2DConditionModel")
     pred = getattr(scheduler.config, "prediction_type", "epsilon")
-    if pred != "epsilon":
-        raise ValueError(f"the attacks need an epsilon-predicting model; the scheduler says "
-                         f"prediction_type={pred!r}")
+    if pred not in PREDICTION_TYPES:
+        raise ValueError(f"the scheduler's prediction_type {pred!r} is none of {list(PREDICTION_TYPES)}")
+    abar_all = torch.as_tensor(scheduler.alphas_cumprod, dtype=torch.float64)
     dtype = next(unet.parameters()).dtype
     if dtype != torch.float32:
         raise ValueError(f"the UNet holds {dtype} weights; attacks run in fp32 "
@@ -39,11 +64,11 @@ def unet_target(unet: torch.nn.Module, scheduler, *, batch_size: int = 256, devi
     unet = unet.to(device).eval()
     if "cross_attention_dim" in cfg:  # UNet2DConditionModel
         def eps_fn(x, t, cond=None):
-            return unet(x, t, encoder_hidden_states=cond).sample
+            return to_epsilon(unet(x, t, encoder_hidden_states=cond).sample, x, abar_all[t.cpu()], pred)
         cond = CondSpec("embedding", dim=int(cfg.cross_attention_dim), embed=embed_prompts)
     else:
         def eps_fn(x, t, cond=None):
-            return unet(x, t, class_labels=cond).sample
+            return to_epsilon(unet(x, t, class_labels=cond).sample, x, abar_all[t.cpu()], pred)
         n = getattr(cfg, "num_class_embeds", None)
         cond = CondSpec("class", num_embeds=int(n)) if n is not None else None
     sample_shape = _shape(cfg.in_channels, cfg.sample_size)

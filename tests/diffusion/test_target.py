@@ -41,14 +41,46 @@ def test_from_unet_class_conditional_passes_labels():
         secmi_stat(target, x, 20, 10, cond=torch.zeros(3, dtype=torch.long))
 
 
-def test_from_unet_refuses_half_precision_and_other_parameterisations():
+def test_from_unet_refuses_half_precision_and_unknown_parameterisations():
     cfg = ModelConfig(image_size=8, channels=1, block_out_channels=(8, 16), norm_num_groups=4)
     with pytest.raises(ValueError, match="fp32"):
         DiffusionTarget.from_unet(build_unet(cfg).half(), build_scheduler())
     sched = build_scheduler()
-    sched.register_to_config(prediction_type="v_prediction")
-    with pytest.raises(ValueError, match="epsilon"):
+    sched.register_to_config(prediction_type="flow")
+    with pytest.raises(ValueError, match="prediction_type 'flow' is none of"):
         DiffusionTarget.from_unet(build_unet(cfg), sched)
+
+
+@pytest.mark.parametrize("prediction_type", ["v_prediction", "sample"])
+def test_a_v_or_sample_model_gives_the_epsilon_models_noise(prediction_type):
+    """A UNet whose output is rewritten into v (or x0) from a known epsilon model's noise, queried
+    through its scheduler's prediction_type, gives that epsilon model's noise back; the inverse
+    formulas are written here independently of the adapter's."""
+    cfg = ModelConfig(image_size=8, channels=1, block_out_channels=(8, 16), norm_num_groups=4)
+    torch.manual_seed(0)
+    unet = build_unet(cfg).eval()
+    sched = build_scheduler()
+    abar = sched.alphas_cumprod.double()
+
+    class Rewritten(torch.nn.Module):
+        """The same network, reporting v = sqrt(a) eps - sqrt(1 - a) x0 or x0 = (x - sqrt(1 - a) eps) / sqrt(a)."""
+        def __init__(self):
+            super().__init__()
+            self.inner, self.config = unet, unet.config
+
+        def forward(self, x, t, class_labels=None):
+            eps = unet(x, t).sample.double()
+            a = abar[t].view(-1, 1, 1, 1)
+            x0 = (x.double() - (1 - a).sqrt() * eps) / a.sqrt()
+            out = a.sqrt() * eps - (1 - a).sqrt() * x0 if prediction_type == "v_prediction" else x0
+            return type("Out", (), {"sample": out.float()})()
+
+    other = build_scheduler()
+    other.register_to_config(prediction_type=prediction_type)
+    x, t = torch.rand(4, 1, 8, 8) * 2 - 1, torch.tensor([5, 100, 500, 990])
+    want = DiffusionTarget.from_unet(unet, sched).eps(x, t)
+    got = DiffusionTarget.from_unet(Rewritten(), other).eps(x, t)
+    torch.testing.assert_close(got, want, rtol=1e-4, atol=1e-4)
 
 
 @pytest.mark.parametrize("bad, match", [

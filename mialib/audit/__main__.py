@@ -1,0 +1,7 @@
+"""``python -m mialib.audit``: the same as the ``mialib audit`` command (:mod:`.cli`)."""
+
+import sys
+
+from .cli import main
+
+sys.exit(main())
