@@ -6,7 +6,8 @@ diffusers folder as a :class:`~mialib.diffusion.target.DiffusionTarget`; :mod:`.
 image folders or arrays, labels and captions, and the evaluation / calibration split), every
 attack's scores are kept as they finish so an interrupted audit resumes (:mod:`.store`), the
 split is checked and every attack scored and judged (:mod:`.run`), the report is written
-(:mod:`.report`), and :mod:`.cli` is the command line over it (``python -m mialib.audit``).
+(:mod:`.report`), and :mod:`.cli` is the command line over it (``mialib audit``, or
+``python -m mialib.audit`` through :mod:`.__main__`).
 Every refusal is an :class:`.errors.AuditError` with a message for the user (:mod:`.errors`).
 
     from mialib.audit.run import run_audit
