@@ -111,7 +111,7 @@ def _load_unet(folder: Path, notices: list[str]):
                          "model's audit needs a UNet2DModel (a text-to-image model: pass its StableDiffusionPipeline folder)")
     stored = _stored_dtypes(folder)
     try:
-        unet = UNet2DModel.from_pretrained(folder, use_safetensors=True, local_files_only=True)
+        unet = UNet2DModel.from_pretrained(folder, use_safetensors=True, local_files_only=True, low_cpu_mem_usage=False)
     except (OSError, ValueError, RuntimeError) as exc:
         raise AuditError(f"the UNet in {folder} could not be loaded: {exc}") from None
     low = sorted(d for d in stored if d in ("F16", "BF16"))
