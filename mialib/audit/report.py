@@ -159,6 +159,7 @@ def _figures(result, folder: Path) -> None:
     import matplotlib
     matplotlib.use("Agg", force=False)
     import matplotlib.pyplot as plt
+    import torch
 
     from ..evaluation.plots import plot_score_hist, roc_figure
 
@@ -167,7 +168,11 @@ def _figures(result, folder: Path) -> None:
     n = len(result.scores)
     fig, axes = plt.subplots(1, n, figsize=(3.6 * n, 3.2), squeeze=False)
     for ax, (name, s) in zip(axes[0], result.scores.items()):
-        plot_score_hist(ax, *s.evaluation, xlabel="score (higher: member)")
+        m, nm = (v.double() for v in s.evaluation)
+        if torch.cat([m, nm]).max() < 0:  # a negated error (SecMI, PIA): its size spans decades, so a log axis
+            plot_score_hist(ax, -m, -nm, xlabel="-score, log (lower: member)", log_x=True)
+        else:
+            plot_score_hist(ax, m, nm, xlabel="score (higher: member)")
         ax.set_title(labels[name])
     fig.tight_layout()
     figs["score_histograms"] = fig
