@@ -8,6 +8,7 @@ exit status 2, never a traceback; the report's summary is printed at the end.
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 import warnings
 
@@ -59,13 +60,19 @@ def main(argv=None) -> int:
                                calibration=args.calibration, device=args.device, batch_size=args.batch_size,
                                seed=args.seed, max_images=args.max_images, n_boot=args.n_boot,
                                progress=not args.quiet)
-    except AuditError as exc:
+    except (AuditError, ValueError) as exc:  # what was given cannot be used (the library's checks raise ValueError)
         print(f"mialib audit: {exc}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         print("mialib audit: interrupted; what was scored is kept in --out, run the same command to resume",
               file=sys.stderr)
         return 130
+    except Exception as exc:  # noqa: BLE001 - a bug, or a model the checks did not foresee: one line, and how to see more
+        if os.environ.get("MIALIB_DEBUG") == "1":
+            raise
+        print(f"mialib audit: unexpected {type(exc).__name__}: {exc} (MIALIB_DEBUG=1 shows the traceback; what was "
+              "scored is kept in --out)", file=sys.stderr)
+        return 1
     print(result.text)
     print(f"\nreport: {result.files['html']}")
     return 0

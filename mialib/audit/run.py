@@ -88,7 +88,11 @@ def _as_model(model, scheduler, device, batch_size) -> tuple[AuditedModel, str]:
 
 def _pick_attacks(names, target: DiffusionTarget) -> list[str]:
     if names is None:
-        return [n for n, a in ATTACKS.items() if a.is_valid(target)]
+        fit = [n for n, a in ATTACKS.items() if a.is_valid(target)]
+        if not fit:
+            raise AuditError(f"no attack can run on this model at its default settings (its schedule has "
+                             f"{target.num_timesteps} timesteps; the attacks query timesteps up to about 300)")
+        return fit
     names = [names] if isinstance(names, str) else list(names)
     unknown = [n for n in names if n not in ATTACKS]
     if unknown:
@@ -97,6 +101,11 @@ def _pick_attacks(names, target: DiffusionTarget) -> list[str]:
                          + (f" ({extra} train a classifier on part of the images and are not audited)" if extra else ""))
     if not names:
         raise AuditError("--attacks names no attack")
+    for n in names:
+        try:
+            ATTACKS[n].config.check(target)
+        except ValueError as exc:
+            raise AuditError(f"{n} cannot run on this model with its default settings: {exc}") from None
     return list(dict.fromkeys(names))
 
 

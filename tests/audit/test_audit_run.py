@@ -102,6 +102,32 @@ def test_bad_input_is_one_line_and_exit_status_2(workspace, tmp_path, monkeypatc
     assert cli.command(["lineage"]) == 2 and "unknown command" in capsys.readouterr().err
 
 
+def test_an_unforeseen_failure_is_one_line_too(workspace, tmp_path, monkeypatch, capsys):
+    monkeypatch.chdir(workspace)
+    monkeypatch.setattr(audit_run, "score_split", lambda *a, **k: 1 / 0)
+    argv = ["audit", "--model", "model", "--members", "members", "--nonmembers", "nonmembers", "--out", str(tmp_path / "o"),
+            "--quiet", "--attacks", "naive_loss"]
+    assert cli.command(argv) == 1
+    err = capsys.readouterr().err.strip()
+    assert err.startswith("mialib audit: unexpected ZeroDivisionError") and "MIALIB_DEBUG=1" in err and "\n" not in err
+    monkeypatch.setenv("MIALIB_DEBUG", "1")
+    with pytest.raises(ZeroDivisionError):
+        cli.command(argv)
+
+
+def test_an_attack_the_model_cannot_take_is_refused_before_any_query():
+    def target(steps):
+        abar = build_scheduler(num_train_timesteps=steps).alphas_cumprod
+        return DiffusionTarget(lambda x, t, cond=None: torch.zeros_like(x), abar, image_shape=(1, 8, 8))
+    x = load_digits().images[:60]
+    with pytest.raises(AuditError, match="pia_proximal cannot run on this model"):  # PIA's t = 200 is past 150 steps
+        run_audit(target(150), x[:30], x[30:], attacks=["pia_proximal"], **FAST)
+    picked = run_audit(target(150), x[:30], x[30:], **FAST)  # by default, only the attacks that fit
+    assert sorted(picked.results["attacks"]) == ["naive_loss", "noise_aggregation", "secmi_stat"]
+    with pytest.raises(AuditError, match="no attack can run on this model at its default settings"):
+        run_audit(target(50), x[:30], x[30:], **FAST)
+
+
 @pytest.mark.parametrize("flipped", [False, True])
 def test_a_memorising_model_is_caught_and_one_memorising_the_non_members_flips(digits, flipped):
     members, nonmembers = digits[:40], digits[40:80]
