@@ -93,6 +93,8 @@ def _blocks(doc: dict) -> list[tuple]:
     if im["resized"]:
         setup.append("Resized: " + ", ".join(f"{k}: {v}" for k, v in im["resized"].items())
                      + f" image(s), {im['resize_rule']}.")
+    setup.append(f"The split check's classifier sees the images average-pooled to at most {doc['split_check']['max_side']} "
+                 "pixels a side.")
     setup += m["notices"] + im["warnings"]
     table = [["attack", "AUC [95% CI]", "ASR", "calibrated TPR@1%FPR (its FPR)", "TPR@1%FPR at best threshold",
               "queries", "verdict"]]
