@@ -66,3 +66,22 @@ def tiny_pipeline(folder):
     pipe = assemble_pipeline(build_vae(cfg, seed=1).eval(), build_text_encoder(cfg, len(tok), seed=2), tok,
                              build_latent_unet(cfg, seed=3).eval())
     return pipe, cfg, captions
+
+
+class RewrittenUNet(torch.nn.Module):
+    """An epsilon UNet that reports its noise as another parameterisation: v = sqrt(a) eps -
+    sqrt(1 - a) x0 (``"v_prediction"``) or x0 = (x - sqrt(1 - a) eps) / sqrt(a) (``"sample"``), with
+    a = abar_t of ``alphas_cumprod``. Written here independently of the library's conversion, so a
+    target over it that converts back must give the epsilon model's noise."""
+
+    def __init__(self, unet, alphas_cumprod, prediction_type: str):
+        super().__init__()
+        self.inner, self.config, self.kind = unet, unet.config, prediction_type
+        self.abar = torch.as_tensor(alphas_cumprod, dtype=torch.float64)
+
+    def forward(self, x, t, class_labels=None):
+        eps = self.inner(x, t).sample.double()
+        a = self.abar[t].view(-1, 1, 1, 1)
+        x0 = (x.double() - (1 - a).sqrt() * eps) / a.sqrt()
+        out = a.sqrt() * eps - (1 - a).sqrt() * x0 if self.kind == "v_prediction" else x0
+        return type("Out", (), {"sample": out.float()})()

@@ -14,6 +14,7 @@ import pytest
 import torch
 from PIL import Image
 
+from helpers import RewrittenUNet
 from mialib.audit import cli
 from mialib.audit import run as audit_run
 from mialib.audit.errors import AuditError
@@ -157,20 +158,10 @@ def test_a_v_prediction_model_gives_its_epsilon_twins_scores(digits):
     sched = build_scheduler()
     abar = sched.alphas_cumprod.double()
 
-    class AsV(torch.nn.Module):
-        def __init__(self):
-            super().__init__()
-            self.inner, self.config = unet, unet.config
-
-        def forward(self, x, t, class_labels=None):
-            eps = unet(x, t).sample.double()
-            a = abar[t].view(-1, 1, 1, 1)
-            x0 = (x.double() - (1 - a).sqrt() * eps) / a.sqrt()
-            return type("Out", (), {"sample": (a.sqrt() * eps - (1 - a).sqrt() * x0).float()})()
-
     v_sched = build_scheduler()
     v_sched.register_to_config(prediction_type="v_prediction")
-    eps_t, v_t = DiffusionTarget.from_unet(unet, sched), DiffusionTarget.from_unet(AsV(), v_sched)
+    eps_t = DiffusionTarget.from_unet(unet, sched)
+    v_t = DiffusionTarget.from_unet(RewrittenUNet(unet, abar, "v_prediction"), v_sched)
     a = run_audit(eps_t, digits[:30], digits[30:60], attacks=["pia_proximal", "secmi_stat"], **FAST)
     b = run_audit(v_t, digits[:30], digits[30:60], attacks=["pia_proximal", "secmi_stat"], **FAST)
     for name in a.scores:

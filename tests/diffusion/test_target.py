@@ -6,6 +6,7 @@ from __future__ import annotations
 import pytest
 import torch
 
+from helpers import RewrittenUNet
 from mialib.attacks import secmi_stat
 from mialib.diffusion.models import ModelConfig, build_scheduler, build_unet
 from mialib.diffusion.target import DiffusionTarget
@@ -61,25 +62,11 @@ def test_a_v_or_sample_model_gives_the_epsilon_models_noise(prediction_type):
     unet = build_unet(cfg).eval()
     sched = build_scheduler()
     abar = sched.alphas_cumprod.double()
-
-    class Rewritten(torch.nn.Module):
-        """The same network, reporting v = sqrt(a) eps - sqrt(1 - a) x0 or x0 = (x - sqrt(1 - a) eps) / sqrt(a)."""
-        def __init__(self):
-            super().__init__()
-            self.inner, self.config = unet, unet.config
-
-        def forward(self, x, t, class_labels=None):
-            eps = unet(x, t).sample.double()
-            a = abar[t].view(-1, 1, 1, 1)
-            x0 = (x.double() - (1 - a).sqrt() * eps) / a.sqrt()
-            out = a.sqrt() * eps - (1 - a).sqrt() * x0 if prediction_type == "v_prediction" else x0
-            return type("Out", (), {"sample": out.float()})()
-
     other = build_scheduler()
     other.register_to_config(prediction_type=prediction_type)
     x, t = torch.rand(4, 1, 8, 8) * 2 - 1, torch.tensor([5, 100, 500, 990])
     want = DiffusionTarget.from_unet(unet, sched).eps(x, t)
-    got = DiffusionTarget.from_unet(Rewritten(), other).eps(x, t)
+    got = DiffusionTarget.from_unet(RewrittenUNet(unet, abar, prediction_type), other).eps(x, t)
     torch.testing.assert_close(got, want, rtol=1e-4, atol=1e-4)
 
 
