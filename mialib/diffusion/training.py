@@ -46,6 +46,9 @@ class TrainConfig:
     label_dropout: float = 0.0       # P(label -> null label) for classifier-free guidance
     seed: int = 0                    # seeds batch order, timesteps and noise
     snr_gamma: float = 0.0           # Min-SNR loss weighting min(SNR_t, gamma) / SNR_t (0: uniform, DDPM's eq. 14)
+    augment: str = ""                # label-preserving augmentation of each batch (mialib.defences.augment: "shift", "flip", "shift+flip")
+    dp_clip: float = 0.0             # > 0: DP-SGD (mialib.defences.dp) with per-sample gradients clipped to this norm C
+    dp_noise: float = 0.0            # DP-SGD's noise multiplier sigma (noise std sigma * C on the summed gradient)
 
     def __post_init__(self):
         check_field_types(self)
@@ -59,13 +62,31 @@ class TrainConfig:
             raise ValueError(f"grad_clip must be >= 0 (0: no clipping), got {self.grad_clip}")
         if self.snr_gamma < 0:
             raise ValueError(f"snr_gamma must be >= 0 (0: uniform weighting), got {self.snr_gamma}")
+        if self.weight_decay < 0:
+            raise ValueError(f"weight_decay must be >= 0, got {self.weight_decay}")
+        from ..defences.augment import check_kind
+
+        check_kind(self.augment)
+        if self.dp_clip < 0 or self.dp_noise < 0:
+            raise ValueError(f"dp_clip and dp_noise must be >= 0, got {self.dp_clip}, {self.dp_noise}")
+        if self.dp_noise > 0 and self.dp_clip == 0:
+            raise ValueError("dp_noise > 0 needs dp_clip > 0: DP-SGD's noise is scaled to the per-sample clipping norm")
+        if self.dp_clip > 0 and self.grad_clip > 0:
+            raise ValueError("DP-SGD clips each image's gradient (dp_clip); set grad_clip to 0 (no batch-level clipping "
+                             "on the DP path)")
+
+    @property
+    def private(self) -> bool:
+        """Whether this is a DP-SGD run (per-sample clipping, Poisson sampling, noise)."""
+        return self.dp_clip > 0
 
     def to_dict(self) -> dict:
-        """The fields, without ``snr_gamma`` while it is 0 (uniform): models trained before the
-        field existed keep their cache keys."""
+        """The fields, without ``snr_gamma``, ``augment``, ``dp_clip`` and ``dp_noise`` while they
+        are off: models trained before those fields existed keep their cache keys."""
         d = asdict(self)
-        if not self.snr_gamma:
-            d.pop("snr_gamma")
+        for name in ("snr_gamma", "augment", "dp_clip", "dp_noise"):
+            if not d[name]:
+                d.pop(name)
         return d
 
 
@@ -255,11 +276,18 @@ def fit(model: torch.nn.Module, data: torch.Tensor, cfg: TrainConfig, objective,
     :class:`TrainResult`; the EMA model is in eval mode, on ``device``; with ``keep_state``
     its ``state`` holds the final training state (see :func:`training_state`).
     """
+    from ..defences.augment import augment
+    from ..defences.dp import PerSampleGradients, sample_rate
+
     device = torch.device(device)
     gen = torch.Generator().manual_seed(cfg.seed)
     torch.manual_seed(cfg.seed)  # anything inside the model that draws (e.g. dropout)
     model = model.to(device).train()
     ema = copy.deepcopy(model).requires_grad_(False).eval()
+    # DP-SGD (mialib.defences.dp): Poisson batches, per-sample clipping and noise replace the
+    # batch-level clipping; the per-sample gradients come from hooks on ``model`` itself
+    private = PerSampleGradients(model) if cfg.private else None
+    q = sample_rate(cfg.batch_size, len(data)) if cfg.private else None
     params = list(model.parameters())
     ema_params = list(ema.parameters())
     # the fused kernel (CPU and CUDA) and the foreach EMA / clipping: ~7% off a quick step on a
@@ -278,22 +306,33 @@ def fit(model: torch.nn.Module, data: torch.Tensor, cfg: TrainConfig, objective,
     t0 = time.perf_counter()
     bar = progress_bar(total=cfg.steps, initial=start, desc=desc, enabled=progress)
     for step in range(start, cfg.steps):
-        idx = torch.randint(0, len(data), (cfg.batch_size,), generator=gen)
-        loss = objective(model, data[idx.to(device)], None if cond is None else cond[idx], gen)
+        if private is None:
+            idx = torch.randint(0, len(data), (cfg.batch_size,), generator=gen)
+        else:  # Poisson sampling: each image joins with probability q (the accountant assumes it)
+            idx = (torch.rand(len(data), generator=gen) < q).nonzero().flatten()
         for group in opt.param_groups:  # linear warm-up, then constant
             group["lr"] = cfg.lr * min(1.0, (step + 1) / max(1, cfg.warmup_steps))
         opt.zero_grad(set_to_none=True)
-        loss.backward()
-        if cfg.grad_clip > 0:
+        loss = None
+        if len(idx):
+            batch = augment(data[idx.to(device)], cfg.augment, gen)
+            loss = objective(private or model, batch, None if cond is None else cond[idx], gen)
+            with warnings.catch_warnings():  # opacus' hooks fire on the model's output (the inputs need no grad)
+                warnings.filterwarnings("ignore", message="Full backward hook is firing", category=UserWarning)
+                loss.backward()
+        if private is not None:
+            private.private_gradient(cfg.dp_clip, cfg.dp_noise, cfg.batch_size, gen, len(idx))
+        elif cfg.grad_clip > 0:
             torch.nn.utils.clip_grad_norm_(params, cfg.grad_clip, foreach=True if fast else None)
         opt.step()
         with torch.no_grad():
             torch._foreach_lerp_(ema_params, params, 1.0 - cfg.ema_decay)
-        acc += loss.item()
-        acc_n += 1
+        if loss is not None:
+            acc += loss.item()
+            acc_n += 1
         if (step + 1) % window == 0 or step + 1 == cfg.steps:
-            curve.append((step + 1, acc / acc_n))
-            bar.set_postfix(loss=f"{acc / acc_n:.4f}")
+            curve.append((step + 1, acc / max(acc_n, 1)))
+            bar.set_postfix(loss=f"{acc / max(acc_n, 1):.4f}")
             acc, acc_n = 0.0, 0
         bar.update(1)
         if on_snapshot is not None and step + 1 in snapshot_steps and step + 1 < cfg.steps:
@@ -302,6 +341,8 @@ def fit(model: torch.nn.Module, data: torch.Tensor, cfg: TrainConfig, objective,
                 and step + 1 < cfg.steps:
             save_training_state(ckpt, *state, step + 1, curve, (acc, acc_n), meta)
     bar.close()
+    if private is not None:
+        private.close()
     final = training_state(*state, cfg.steps, curve, (acc, acc_n), meta) if keep_state else None
     return TrainResult(ema_model=ema.eval(), model=model.eval(), loss_curve=curve,
                        wall_time_s=time.perf_counter() - t0, resumed_from=start, state=final)

@@ -1,6 +1,6 @@
 """The folders of mialib are the data flow, and each layer imports only the layers below it:
 
-    core -> data -> diffusion -> attacks -> evaluation -> experiments -> notebook -> audit
+    core -> data -> defences -> diffusion -> attacks -> evaluation -> experiments -> notebook -> audit
 
 (``mialib/__init__.py`` holds only the version, which any module may read). An import that points
 upward, e.g. ``attacks`` importing ``evaluation``, fails this test, naming the module and line."""
@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parents[2] / "mialib"
-LAYERS = ("core", "data", "diffusion", "attacks", "evaluation", "experiments", "notebook", "audit")
+LAYERS = ("core", "data", "defences", "diffusion", "attacks", "evaluation", "experiments", "notebook", "audit")
 # top-level modules that are deliberate public names, not layers: what they may import
 FACADES = {"metrics": {"evaluation"}}
 
