@@ -31,13 +31,14 @@ def model_rows(models: dict, table: dict, bounds: dict, utility, attack_labels: 
     for name, m in models.items():
         best = strongest(table[name])
         b = bounds[name]["best"]
+        proven = f"{b['epsilon']:.2f} ({attack_labels[b['attack']]})" if b["epsilon"] > 0 else "0 (none)"
         rows.append({"model": m.label, "steps": m.train.steps,
                      "Fréchet distance": f"{utility.frechet[name]:.2f}",
                      "held-out loss": f"{utility.held_out_loss[name]:.4f}",
                      "strongest attack": attack_labels[best],
                      "its AUC [95% CI]": _ci(table[name][best]["metrics"], "auc"),
                      "accountant ε": _eps(bounds[name]["accountant"]),
-                     "empirical ε ≥ (95%)": f"{b['epsilon']:.2f} ({attack_labels[b['attack']]})"})
+                     "empirical ε ≥ (95%)": proven})
     return rows
 
 
@@ -95,9 +96,12 @@ def defences_summary(*, models: dict, table: dict, bounds: dict, utility, attack
     for name, m in models.items():
         b, acc = bounds[name]["best"], bounds[name]["accountant"]
         provable = b["largest_provable"]
-        if acc is None:
+        if b["epsilon"] == 0:
+            lines.append(f"- {m.label}: no attack rules out any ε > 0"
+                         + ("." if acc is None else f"; the accountant claims ε = {acc:.2f}: nothing against the claim."))
+        elif acc is None:
             lines.append(f"- {m.label}: ε ≥ {b['epsilon']:.2f} ({attack_labels[b['attack']]}; TPR {b['tpr']:.3f} at "
-                         f"FPR {b['fpr']:.4f}).")
+                         f"FPR {b['fpr']:.4f} on the evaluation images).")
         elif b["epsilon"] <= acc:
             lines.append(f"- {m.label}: ε ≥ {b['epsilon']:.2f}, below the accountant's ε = {acc:.2f}, as it must be: "
                          "the audit finds nothing against the claim.")

@@ -5,4 +5,5 @@ the calibration split (:mod:`.sweeps`); notebook 04's comparison of every attack
 and 04 (:mod:`.cached_attacks`); notebook 02's bfloat16-against-fp32 comparison
 (:mod:`.precision`); what the sharing experiments' shared models have in common (:mod:`.sharing`);
 property inference by the receiver of a shared model (:mod:`.property`); fairness poisoning by its
-sharer (:mod:`.fairness`); the attacks on a text-to-image model (:mod:`.text_to_image`)."""
+sharer (:mod:`.fairness`); the attacks on a text-to-image model (:mod:`.text_to_image`); notebook 08's defended targets, their
+utility and the ε audit (:mod:`.defences`)."""

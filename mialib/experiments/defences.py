@@ -47,11 +47,11 @@ class DefenceParams(Config):
     dp_epsilons: tuple = (10.0, 1.0)  # one DP-SGD model per target epsilon (the accountant's, at dp_delta)
     dp_delta: float = 1e-4           # DP's delta; must lie below 1 / (training images)
     dp_clip: float = 1.0             # per-sample gradient clipping norm C
-    dp_batch_size: int = 64          # DP-SGD's expected batch (Poisson sampling rate = this / training images)
+    dp_batch_size: int = 16          # DP-SGD's expected batch (Poisson sampling rate = this / training images); per-sample gradients cost ~3x a plain step at 64, so quick takes 16
     dp_lr: float = 0.002             # AdamW learning rate of the DP models
     augment: str = "shift"           # the augmentation model's kind (mialib.defences.augment), "" for none
     weight_decay: float = 1.0        # AdamW's decoupled weight decay of the weight-decay model (0: no such model)
-    early_stopping: tuple = (500,)   # further budgets (steps) whose snapshots stand for early stopping
+    early_stopping: tuple = ()       # further budgets (steps) whose snapshots stand for early stopping (besides `steps`)
     n_samples: int = 512             # samples per model for the Fréchet distance (as many held-out real images)
     sample_steps: int = 10           # DDIM steps per sample (eta = 1)
     loss_draws: int = 4              # (t, noise) draws per image of the held-out denoising loss

@@ -37,6 +37,8 @@ SHRINK = {
                                         "n_boot": 4, "n_permutations": 9}},
     "07_text_to_image": {"model": {"vae_steps": 2, "unet_steps": 2, "batch_size": 4}, "n_members": 6,
                          "n_nonmembers": 6, "sample_prompts": ["a red digit one"], "quality_samples": 8, "n_boot": 4},
+    "08_defences": {"n_boot": 4, "defences": {"steps": 2, "early_stopping": [1], "dp_epsilons": [10.0], "dp_batch_size": 4,
+                                              "n_samples": 2, "sample_steps": 2, "loss_draws": 1}},
 }
 
 

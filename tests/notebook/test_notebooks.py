@@ -29,9 +29,9 @@ def _gallery_tool():
 
 def test_there_are_notebooks_in_reading_order():
     names = [nb.name for nb in NOTEBOOKS]
-    assert names[:8] == ["00_setup_and_data.ipynb", "01_train_target_model.ipynb", "02_secmi.ipynb",
+    assert names[:9] == ["00_setup_and_data.ipynb", "01_train_target_model.ipynb", "02_secmi.ipynb",
                          "03_noise_aggregation.ipynb", "04_attack_comparison.ipynb", "05_property_inference.ipynb",
-                         "06_fairness_poisoning.ipynb", "07_text_to_image.ipynb"]
+                         "06_fairness_poisoning.ipynb", "07_text_to_image.ipynb", "08_defences.ipynb"]
     assert all(re.match(r"^\d\d_[a-z0-9_]+\.ipynb$", n) for n in names)
 
 
