@@ -35,6 +35,8 @@ FIGURES = [
     ("06_fairness_poisoning_examples", "06 · what the receiver gets: samples of each label, unpoisoned and poisoned"),
     ("06_fairness_poisoning_fairness_vs_alpha", "06 · fairness poisoning: gaps and accuracy against alpha"),
     ("07_text_to_image_samples", "07 · samples of the tiny text-to-image model trained here"),
+    ("08_defences_privacy_vs_utility", "08 · defences: the strongest attack's AUC against the samples' Fréchet distance"),
+    ("08_defences_epsilon_bounds", "08 · is the DP claim true? ε ruled out by the attacks beside the accountant's ε"),
 ]
 
 
@@ -113,6 +115,19 @@ def tables() -> list[str]:
                 "| attack | " + " | ".join(settings) + " |", "|---" * (len(settings) + 1) + "|"]
         for name in t2i["metrics"]["attacks"][settings[0]]:
             out.append(f"| {name} | " + " | ".join(_ci(t2i["metrics"]["attacks"][s][name], "auc") for s in settings) + " |")
+        out.append("")
+    dfn = _load("08_defences")
+    if dfn:
+        m = dfn["metrics"]
+        out += ["### 08 · defences (strongest attack on each model; empirical ε at 95%)", "",
+                "| model | strongest attack: AUC | Fréchet distance | accountant ε | empirical ε ≥ |", "|---|---|---|---|---|"]
+        for name, info in m["models"].items():
+            rows = m["attacks"][name]
+            best = max(rows, key=lambda a: rows[a]["metrics"]["auc"])
+            acc = info["privacy"]["epsilon"] if info.get("privacy") else None
+            out.append(f"| {info['label']} | {best}: {_ci(rows[best]['metrics'], 'auc')} | "
+                       f"{m['utility']['frechet_distance'][name]:.2f} | {'–' if acc is None else f'{acc:.2f}'} | "
+                       f"{m['epsilon_bounds'][name]['best']['epsilon']:.2f} |")
         out.append("")
     return out
 
