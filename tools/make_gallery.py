@@ -121,7 +121,10 @@ def tables() -> list[str]:
         m = dfn["metrics"]
         out += ["### 08 · defences (strongest attack on each model; empirical ε at 95%)", "",
                 "| model | strongest attack: AUC | Fréchet distance | accountant ε | empirical ε ≥ |", "|---|---|---|---|---|"]
-        for name, info in m["models"].items():
+        order = ["none", "early stopping", "augmentation", "weight decay", "dp"]  # the notebook's order
+        models = sorted(m["models"].items(), key=lambda kv: (order.index(kv[1]["kind"]), -kv[1]["train"]["steps"],
+                                                             -(kv[1]["privacy"] or {}).get("epsilon", 0)))
+        for name, info in models:
             rows = m["attacks"][name]
             best = max(rows, key=lambda a: rows[a]["metrics"]["auc"])
             acc = info["privacy"]["epsilon"] if info.get("privacy") else None
