@@ -128,9 +128,10 @@ def check_value(notebook: str, name: str, value, declared: dict) -> None:
 def _library_checks() -> dict:
     """The library's own checks of the structured parameters, run before anything executes."""
     from ..attacks.registry import attack_settings
+    from ..experiments.defences import DefenceParams
     from ..experiments.membership import TargetSpec
 
-    return {"target": TargetSpec.from_params, "attacks": attack_settings}
+    return {"target": TargetSpec.from_params, "attacks": attack_settings, "defences": DefenceParams.from_overrides}
 
 
 def plan(profile: dict, notebooks: list[Path], declared: dict[str, dict] | None = None) -> dict[str, dict]:

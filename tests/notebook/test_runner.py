@@ -123,7 +123,8 @@ TYPED = {"00_a": {"seed": {"inferred_type_name": "int", "default": "0"},
                   "steps": {"inferred_type_name": "list", "default": "[1, 2]"},
                   "sigmas": {"inferred_type_name": "list", "default": "[0.1, 0.2]"},
                   "target": {"inferred_type_name": "dict", "default": "{}"},
-                  "attacks": {"inferred_type_name": "dict", "default": "{}"}}}
+                  "attacks": {"inferred_type_name": "dict", "default": "{}"},
+                  "defences": {"inferred_type_name": "dict", "default": "{}"}}}
 
 
 @pytest.mark.parametrize("own, match", [
@@ -136,6 +137,10 @@ TYPED = {"00_a": {"seed": {"inferred_type_name": "int", "default": "0"},
     ({"target": {"n_member": 3}}, r"parameter target: TargetParams has no parameter\(s\) \['n_member'\]"),
     ({"attacks": {"secmi": {}}}, r"parameter attacks: attacks names unknown attack\(s\) \['secmi'\]"),
     ({"attacks": {"noise_aggregation": {"K": "5"}}}, "NoiseAggregation.K must be an integer"),
+    ({"defences": {"dp_epsilon": [1.0]}}, r"parameter defences: DefenceParams has no parameter\(s\) \['dp_epsilon'\]"),
+    ({"defences": {"dp_epsilons": [-1.0]}}, "parameter defences: dp_epsilons must be positive finite numbers"),
+    ({"defences": {"dp_delta": 2.0}}, r"parameter defences: dp_delta must lie in \(0, 1\)"),
+    ({"defences": {"augment": "rotate"}}, "parameter defences: unknown augmentation 'rotate'"),
 ])
 def test_plan_checks_types_and_library_settings(own, match):
     with pytest.raises(runner.ParameterError, match=match):
