@@ -29,6 +29,8 @@ from safetensors.torch import save_file
 from ..core.checks import check_field_types
 from ..core.fileio import atomic_path
 from ..core.progress import progress_bar
+from ..defences.augment import augment, check_kind
+from ..defences.dp import PerSampleGradients, sample_rate
 from .objectives import DenoisingObjective
 
 
@@ -64,8 +66,6 @@ class TrainConfig:
             raise ValueError(f"snr_gamma must be >= 0 (0: uniform weighting), got {self.snr_gamma}")
         if self.weight_decay < 0:
             raise ValueError(f"weight_decay must be >= 0, got {self.weight_decay}")
-        from ..defences.augment import check_kind
-
         check_kind(self.augment)
         if self.dp_clip < 0 or self.dp_noise < 0:
             raise ValueError(f"dp_clip and dp_noise must be >= 0, got {self.dp_clip}, {self.dp_noise}")
@@ -276,9 +276,6 @@ def fit(model: torch.nn.Module, data: torch.Tensor, cfg: TrainConfig, objective,
     :class:`TrainResult`; the EMA model is in eval mode, on ``device``; with ``keep_state``
     its ``state`` holds the final training state (see :func:`training_state`).
     """
-    from ..defences.augment import augment
-    from ..defences.dp import PerSampleGradients, sample_rate
-
     device = torch.device(device)
     gen = torch.Generator().manual_seed(cfg.seed)
     torch.manual_seed(cfg.seed)  # anything inside the model that draws (e.g. dropout)

@@ -8,6 +8,7 @@ from __future__ import annotations
 import math
 
 from .compare import BEATS, CLOSE, LOSES, TIE
+from .report import ci_text
 
 
 def strongest(rows: dict) -> str:
@@ -15,9 +16,9 @@ def strongest(rows: dict) -> str:
     return max(rows, key=lambda a: rows[a]["metrics"]["auc"])
 
 
-def _ci(r: dict, key: str) -> str:
-    lo, hi = r["ci"][key]
-    return f"{r[key]:.3f} [{lo:.3f}, {hi:.3f}]"
+def _difference_text(d: dict) -> str:
+    """A paired difference (:func:`.compare.compare`) as "-0.102 [-0.147, -0.055]"."""
+    return f"{d['difference']:+.3f} [{d['ci'][0]:+.3f}, {d['ci'][1]:+.3f}]"
 
 
 def _eps(x) -> str:
@@ -36,7 +37,7 @@ def model_rows(models: dict, table: dict, bounds: dict, utility, attack_labels: 
                      "Fréchet distance": f"{utility.frechet[name]:.2f}",
                      "held-out loss": f"{utility.held_out_loss[name]:.4f}",
                      "strongest attack": attack_labels[best],
-                     "its AUC [95% CI]": _ci(table[name][best]["metrics"], "auc"),
+                     "its AUC [95% CI]": ci_text(table[name][best]["metrics"], "auc"),
                      "accountant ε": _eps(bounds[name]["accountant"]),
                      "empirical ε ≥ (95%)": proven})
     return rows
@@ -49,12 +50,12 @@ def attack_rows(models: dict, table: dict, attack_labels: dict) -> list[dict]:
     for name, m in models.items():
         for a, r in table[name].items():
             met = r["metrics"]
-            row = {"model": m.label, "attack": attack_labels[a], "AUC [95% CI]": _ci(met, "auc"),
-                   "TPR@1%FPR [95% CI]": _ci(met, "tpr@1%fpr"), "paired with": "", "ΔAUC [95% CI]": "", "verdict": ""}
+            row = {"model": m.label, "attack": attack_labels[a], "AUC [95% CI]": ci_text(met, "auc"),
+                   "TPR@1%FPR [95% CI]": ci_text(met, "tpr@1%fpr"), "paired with": "", "ΔAUC [95% CI]": "", "verdict": ""}
             if "vs_baseline" in r:
                 d = r["vs_baseline"]
                 row.update({"paired with": models[m.baseline].label,
-                            "ΔAUC [95% CI]": f"{d['difference']:+.3f} [{d['ci'][0]:+.3f}, {d['ci'][1]:+.3f}]",
+                            "ΔAUC [95% CI]": _difference_text(d),
                             "verdict": {LOSES: "lower", BEATS: "higher", TIE: "no difference shown",
                                         CLOSE: "too close to call"}[d["verdict"]]})
             rows.append(row)
@@ -70,7 +71,7 @@ def _effect(models: dict, table: dict, name: str, attack_labels: dict) -> str:
     word = {LOSES: "lowers", BEATS: "raises", TIE: "does not measurably change", CLOSE: "may lower or raise"}[d["verdict"]]
     return (f"**{m.label}** {word} the AUC of {attack_labels[a]} (the strongest attack on {models[base].label}): "
             f"{table[name][a]['metrics']['auc']:.3f} against {table[base][a]['metrics']['auc']:.3f}, "
-            f"paired difference {d['difference']:+.3f} [{d['ci'][0]:+.3f}, {d['ci'][1]:+.3f}]")
+            f"paired difference {_difference_text(d)}")
 
 
 def defences_summary(*, models: dict, table: dict, bounds: dict, utility, attack_labels: dict,
@@ -80,7 +81,7 @@ def defences_summary(*, models: dict, table: dict, bounds: dict, utility, attack
     lines = []
     a0 = strongest(table[ref])
     lines.append(f"- The undefended target ({models[ref].label}) is attacked best by {attack_labels[a0]}, AUC "
-                 f"{_ci(table[ref][a0]['metrics'], 'auc')}.")
+                 f"{ci_text(table[ref][a0]['metrics'], 'auc')}.")
     for name, m in models.items():
         if m.baseline is None:
             continue

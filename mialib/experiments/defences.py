@@ -193,12 +193,10 @@ def epsilon_bounds(scores: dict, plan: dict[str, PlannedModel], delta: float, co
 def held_out_loss(model: TrainedModel, images: torch.Tensor, *, draws: int, seed: int, batch_size: int = 512) -> float:
     """The denoising loss (Ho et al. eq. 14, the training objective) on ``images``, averaged over
     ``draws`` seeded (t, noise) draws per image: how well the model denoises images it never saw."""
-    objective = DenoisingObjective(model.scheduler.alphas_cumprod, torch.device("cpu"))
-    gen = torch.Generator().manual_seed(seed)
     unet = model.unet
     device = next(unet.parameters()).device
-    objective.device = device
-    objective.abar = objective.abar.to(device)
+    objective = DenoisingObjective(model.scheduler.alphas_cumprod, device)
+    gen = torch.Generator().manual_seed(seed)
     total, n = 0.0, 0
     with torch.no_grad():
         for _ in range(draws):
@@ -220,24 +218,25 @@ class Utility:
     samples: dict            # model -> the samples (for the figure)
 
 
-def reference_images(data) -> tuple[torch.Tensor, torch.Tensor, np.ndarray, np.ndarray]:
-    """The held-out reference (even-indexed evaluation non-members), the real floor's images
-    (odd-indexed ones), and the labelled images the feature network trains on (everything of the
-    data set but the evaluation non-members): (reference, other, train images, train labels)."""
+def reference_images(data) -> tuple[torch.Tensor, np.ndarray, torch.Tensor, torch.Tensor, np.ndarray]:
+    """The held-out reference (even-indexed evaluation non-members) and its labels, the real
+    floor's images (odd-indexed ones), and the labelled images the feature network trains on
+    (everything of the data set but the evaluation non-members): (reference, reference labels,
+    other, train images, train labels)."""
     if data.dataset.labels is None:
         raise ValueError("the Fréchet distance's feature network needs a labelled data set")
     labels = np.asarray(data.dataset.labels)
     keep = np.setdiff1d(np.arange(len(data.dataset)), data.split.nonmembers)
-    return data.nonmembers[0::2], data.nonmembers[1::2], data.dataset.images[torch.from_numpy(keep)], labels[keep]
+    return (data.nonmembers[0::2], labels[data.split.nonmembers[0::2]], data.nonmembers[1::2],
+            data.dataset.images[torch.from_numpy(keep)], labels[keep])
 
 
 def measure_utility(models: dict[str, TrainedModel], data, params: DefenceParams, *, seed: int,
                     progress: bool = True) -> Utility:
     """:class:`Utility` of every model: ``params.n_samples`` DDIM samples (eta = 1) against as many
     held-out real images in the feature space of a classifier trained here."""
-    ref, other, train_x, train_y = reference_images(data)
+    ref, ref_labels, other, train_x, train_y = reference_images(data)
     n = min(params.n_samples, len(ref), len(other))
-    ref_labels = np.asarray(data.dataset.labels)[data.split.nonmembers[0::2]]
     net: FeatureNetwork = train_feature_network(train_x, train_y, ref, ref_labels, seed=seed)
     floor = net.distance(other[:n], ref[:n])
     fd, loss, samples = {}, {}, {}
