@@ -71,3 +71,17 @@ def test_the_gallery_stamp_names_the_runs_commits_and_machines(tmp_path, monkeyp
     monkeypatch.setenv("MIALIB_RESULTS", str(tmp_path / "run"))
     assert mg.provenance() == ("Results of commit(s) abc1234567, def9876543 on an unrecorded CPU (?, ? thread(s) per "
                                "notebook); Test CPU (AVX2, 1 thread(s) per notebook).")
+
+
+@pytest.mark.notebooks
+def test_first_minutes_times_a_student_notebook_to_its_first_exercise(tmp_path, capsys):
+    """07's student version (smoke profile, an empty cache: it trains its tiny model) stops in its
+    first exercise cell, and the tool's table says how long that took."""
+    fm = _tool("first_minutes")
+    assert fm.main(["--profile", "smoke", "--only", "07_text_to_image", "--cold"]) == 0
+    out = capsys.readouterr().out
+    assert "| `07_text_to_image` | 5 |" in out and "did NOT" not in out and "empty cache per notebook" in out
+    assert fm.main(["--only", "01_train_target_model"]) == 2  # no exercise there
+    row = fm.run_to_first_exercise(next(p for p in fm.notebook_paths() if p.stem == "07_text_to_image"),
+                                   {"seed": 0, "n_members": "not a number"}, tmp_path, cache=tmp_path / "cache")
+    assert not row["stopped_at_first_exercise"]  # a run that fails elsewhere is not counted as reaching it
