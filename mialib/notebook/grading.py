@@ -27,7 +27,7 @@ from pathlib import Path
 import nbformat
 
 from .profiles import notebook_paths
-from .student import exercise_cells
+from .student import exercise_cells, marker_problems
 
 SCHEMA_VERSION = 3
 POINTS = 1  # points of each exercise's check cell
@@ -61,9 +61,11 @@ def expected_metadata(nb, stem: str) -> dict[int, dict]:
 
 def problems(nb, stem: str) -> list[str]:
     """Every cell whose ``nbgrader`` metadata differs from :func:`expected_metadata` (or that
-    carries some where none is expected)."""
+    carries some where none is expected), and every :func:`marker_problems`."""
+    out = marker_problems(nb, stem)
+    if out:
+        return out
     want = expected_metadata(nb, stem)
-    out = []
     for i, cell in enumerate(nb.cells):
         have = cell.get("metadata", {}).get("nbgrader")
         if have != want.get(i):
@@ -89,7 +91,7 @@ def main(argv=None) -> int:
     bad = []
     for path in args.notebooks or notebook_paths():
         nb = nbformat.read(path, as_version=4)
-        if args.check:
+        if args.check or marker_problems(nb, path.stem):
             bad += problems(nb, path.stem)
         elif problems(nb, path.stem):
             nbformat.write(apply(nb, path.stem), path)

@@ -75,6 +75,30 @@ def exercise_cells(nb) -> list[int]:
                                                                                       c.source, re.M)]
 
 
+MARKER_LIKE = re.compile(r"^\s*#+\s*(begin|end)\s+(solutions?|hidden\s+tests?)\b", re.I)
+
+
+def marker_problems(nb, stem: str) -> list[str]:
+    """Cells that would ship a solution to students: a cell tagged ``exercise`` without a solution
+    region, and a line that looks like a marker but is not exactly one (``## BEGIN SOLUTION``,
+    ``### begin solution``, ``### END SOLUTIONS``), which neither nbgrader nor
+    :func:`student_source` would strip."""
+    out = []
+    exact = {BEGIN, END, BEGIN_HIDDEN, END_HIDDEN}
+    regions = set(exercise_cells(nb))
+    for i, cell in enumerate(nb.cells):
+        if cell.cell_type != "code":
+            continue
+        if "exercise" in cell.get("metadata", {}).get("tags", []) and i not in regions:
+            out.append(f"{stem}: cell {i} is tagged 'exercise' but holds no '{BEGIN}' ... '{END}' region: "
+                       "its solution would reach the students")
+        for line in cell.source.splitlines():
+            if MARKER_LIKE.match(line) and line.strip() not in exact:
+                out.append(f"{stem}: cell {i} has the line {line.strip()!r}, not a marker nbgrader reads "
+                           f"(write exactly {BEGIN!r} / {END!r}): the solution would reach the students")
+    return out
+
+
 def default_out_dir() -> Path:
     """build/student/ of the repository."""
     return paths.repo_root() / "build" / "student"
@@ -84,10 +108,19 @@ def write_student_versions(out_dir: Path | None = None, notebooks=None) -> dict[
     """Write the student version of every notebook to ``out_dir`` (build/student); return
     notebook name -> number of exercises (notebooks without exercises are copied cleared)."""
     out_dir = Path(out_dir) if out_dir else default_out_dir()
+    notebooks = list(notebooks or notebook_paths())
+    sources = {p.resolve().parent for p in notebooks}
+    if out_dir.resolve() in sources:
+        raise ValueError(f"{out_dir} holds the source notebooks: their student versions would overwrite "
+                         "the solutions; choose another folder (default build/student)")
+    read = {path: nbformat.read(path, as_version=4) for path in notebooks}
+    bad = [line for path, nb in read.items() for line in marker_problems(nb, path.stem)]
+    if bad:
+        raise ValueError("no student versions written:\n" + "\n".join(bad))
     out_dir.mkdir(parents=True, exist_ok=True)
     counts = {}
-    for path in notebooks or notebook_paths():
-        nb, n = student_notebook(nbformat.read(path, as_version=4))
+    for path, nb in read.items():
+        nb, n = student_notebook(nb)
         nbformat.write(nb, out_dir / path.name)
         counts[path.name] = n
     return counts
@@ -98,7 +131,11 @@ def main(argv=None) -> int:
     ap.add_argument("--out", default=None, help="output folder (default build/student)")
     args = ap.parse_args(argv)
     out = Path(args.out) if args.out else default_out_dir()
-    counts = write_student_versions(out)
+    try:
+        counts = write_student_versions(out)
+    except ValueError as exc:
+        print(f"student: {exc}", file=sys.stderr)
+        return 2
     for name, n in counts.items():
         print(f"{name}: {n} exercise(s)")
     print(f"student versions in {out}")

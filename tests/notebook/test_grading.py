@@ -8,7 +8,7 @@ import re
 import nbformat
 import pytest
 
-from mialib.notebook import grading, runner
+from mialib.notebook import grading, runner, student
 from mialib.notebook.student import exercise_cells
 
 NOTEBOOKS = runner.notebook_paths()
@@ -67,3 +67,37 @@ def test_the_command_checks_and_writes(tmp_path, capsys):
     assert grading.main(["--check", str(path)]) == 1 and "09_t: cell 2" in capsys.readouterr().err
     assert grading.main([str(path)]) == 0
     assert grading.main(["--check", str(path)]) == 0
+
+
+@pytest.mark.parametrize("line", ["## BEGIN SOLUTION", "### begin solution", "### END SOLUTIONS",
+                                  "#### BEGIN HIDDEN TEST", "### BEGIN  SOLUTION"])
+def test_a_mistyped_marker_is_refused_everywhere_a_solution_could_leak(tmp_path, line, capsys):
+    """nbgrader and mialib.notebook.student strip exact markers only: a near-miss would ship the solution."""
+    nb = _tiny()
+    nb.cells[2].source = nb.cells[2].source.replace("### BEGIN SOLUTION", line) if "BEGIN S" in line.upper() \
+        else nb.cells[2].source.replace("### END SOLUTION", f"### END SOLUTION\n{line}")
+    found = grading.problems(nb, "09_t")
+    assert found and any(repr(line.strip()) in p for p in found), found
+    path = tmp_path / "09_t.ipynb"
+    nbformat.write(nb, path)
+    assert grading.main([str(path)]) == 1 and "would reach the students" in capsys.readouterr().err
+    with pytest.raises(ValueError, match="no student versions written"):
+        student.write_student_versions(tmp_path / "out", [path])
+    assert not (tmp_path / "out").exists()
+
+
+def test_an_exercise_cell_without_markers_is_refused():
+    nb = _tiny()
+    nb.cells[2].source = "x = 1\ny = 2"  # tagged exercise, the markers forgotten: the answer is in plain sight
+    assert any("tagged 'exercise' but holds no" in p for p in grading.problems(nb, "09_t"))
+
+
+def test_student_versions_never_overwrite_the_sources(tmp_path):
+    src = tmp_path / "notebooks"
+    src.mkdir()
+    nbformat.write(grading.apply(_tiny(), "09_t"), src / "09_t.ipynb")
+    before = (src / "09_t.ipynb").read_text()
+    with pytest.raises(ValueError, match="would overwrite the solutions"):
+        student.write_student_versions(src, [src / "09_t.ipynb"])
+    assert (src / "09_t.ipynb").read_text() == before
+    assert student.main(["--out", str(runner.notebook_paths()[0].parent)]) == 2
