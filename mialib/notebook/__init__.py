@@ -4,4 +4,5 @@
 which notebooks may run side by side and on how many threads (:mod:`.schedule`), the bookkeeping of
 one execution, the only way a notebook writes figures and results (:mod:`.results`), the HTML build
 of the executed notebooks (:mod:`.html`), the students' versions without the solutions
-(:mod:`.student`) and nbgrader's metadata of the exercise and check cells (:mod:`.grading`)."""
+(:mod:`.student`), nbgrader's metadata of the exercise and check cells (:mod:`.grading`) and an
+nbgrader course folder under a profile (:mod:`.course`)."""
