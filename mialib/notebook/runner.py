@@ -200,9 +200,13 @@ def main(argv: list[str] | None = None) -> int:
     print(f"[run_all] all {len(todo)} notebook(s) done in {time.perf_counter() - total:.1f} s; "
           f"figures in {paths.figures_dir()}, results in {paths.results_dir()}", flush=True)
     if args.html:
-        from .html import render
+        from .html import MathJaxMissing, render
 
-        print(f"[run_all] HTML of the executed notebooks: {render(out_dir, out_dir.parent / 'html')}", flush=True)
+        try:
+            print(f"[run_all] HTML of the executed notebooks: {render(out_dir, out_dir.parent / 'html')}", flush=True)
+        except MathJaxMissing as exc:  # the notebooks ran and their results are written; only the HTML is missing
+            print(f"[run_all] no HTML build: {exc}", file=sys.stderr, flush=True)
+            return 1
     return 0
 
 

@@ -165,3 +165,17 @@ def test_malformed_profiles_name_file_and_line(tmp_path, text, match):
 def test_main_refuses_an_empty_only(tmp_path, capsys):
     assert runner.main(["smoke", "--only", "--output-dir", str(tmp_path)]) == 2
     assert "--only needs at least one notebook" in capsys.readouterr().err
+
+
+@pytest.mark.notebooks
+def test_a_missing_mathjax_package_ends_the_run_with_its_name_not_a_traceback(tmp_path, monkeypatch, capsys):
+    from mialib.notebook import html
+
+    def missing():
+        raise html.MathJaxMissing("the HTML build needs a local MathJax, from the package jupyter-server-mathjax")
+
+    monkeypatch.setattr(html, "mathjax_source", missing)
+    assert runner.main(["smoke", "--only", "00_setup_and_data", "--output-dir", str(tmp_path / "executed")]) == 1
+    err = capsys.readouterr().err
+    assert "[run_all] no HTML build: " in err and "jupyter-server-mathjax" in err
+    assert (tmp_path / "executed" / "00_setup_and_data.ipynb").is_file()  # the notebook's run is kept
