@@ -21,14 +21,16 @@ from __future__ import annotations
 import contextlib
 import fcntl
 import hashlib
+import importlib
 import json
 import os
 import tempfile
 import warnings
 from pathlib import Path
 
-from . import paths
+from . import paths, quiet
 from .fileio import atomic_path
+from .progress import library_bars_off
 
 CACHE_VERSION = 3  # 3: fused AdamW, foreach EMA and clipping; bump when training semantics change, so old entries are not reused
 RECORD = "record.json"
@@ -98,18 +100,20 @@ def files_digest(folder: Path) -> str:
     return h.hexdigest()
 
 
-def _component_classes() -> dict:
-    """The classes a cached component may be loaded as (the allow-list)."""
-    import diffusers
+# the classes a cached component may be loaded as (the allow-list), and the package of each
+LOADABLE = {"UNet2DModel": "diffusers", "UNet2DConditionModel": "diffusers", "AutoencoderKL": "diffusers",
+            "StableDiffusionPipeline": "diffusers", "CLIPTextModel": "transformers", "CLIPTokenizer": "transformers"}
 
-    allowed = {name: getattr(diffusers, name) for name in
-               ("UNet2DModel", "UNet2DConditionModel", "AutoencoderKL", "StableDiffusionPipeline")}
-    try:
-        import transformers
-    except ImportError:
-        return allowed
-    allowed.update({name: getattr(transformers, name) for name in ("CLIPTextModel", "CLIPTokenizer")})
-    return allowed
+
+def _component_class(name: str):
+    """The allow-listed class ``name`` (None if it is not allow-listed), imported only when an
+    entry holds one: importing StableDiffusionPipeline also imports transformers' image
+    processors (:func:`.quiet.stable_diffusion_pipeline`), which a pixel UNet's entry never needs."""
+    if name not in LOADABLE:
+        return None
+    if name == "StableDiffusionPipeline":
+        return quiet.stable_diffusion_pipeline()
+    return getattr(importlib.import_module(LOADABLE[name]), name)
 
 
 def read_record(key: str, required: tuple[str, ...] = ()) -> dict:
@@ -138,14 +142,14 @@ def load_entry(key: str, required: tuple[str, ...] = ()):
         return None
     try:
         record = read_record(key, required)
-        classes = _component_classes()
         components = {}
         for name, cls_name in record["components"].items():
-            if cls_name not in classes:
+            cls = _component_class(cls_name)
+            if cls is None:
                 raise ValueError(f"component {name!r} has class {cls_name!r}, which is not loadable")
             kwargs = {} if cls_name == "CLIPTokenizer" else {"use_safetensors": True, "low_cpu_mem_usage": False}
-            components[name] = classes[cls_name].from_pretrained(folder / name, local_files_only=True,
-                                                                 **kwargs)
+            with library_bars_off():  # "Loading weights" etc.: a dead widget in a notebook
+                components[name] = cls.from_pretrained(folder / name, local_files_only=True, **kwargs)
     except Exception as exc:
         warnings.warn(f"cache entry {folder} is partial or corrupt ({type(exc).__name__}: "
                       f"{str(exc)[:200]}); retraining it", RuntimeWarning, stacklevel=2)
@@ -169,7 +173,8 @@ def save_entry(key: str, components: dict, record: dict, tensors: dict | None = 
         classes = {}
         for name, model in components.items():
             weights = isinstance(model, torch.nn.Module)  # a tokenizer has files, not weights
-            model.save_pretrained(tmp / name, **({"safe_serialization": True} if weights else {}))
+            with library_bars_off():  # "Writing model shards": a dead widget in a notebook
+                model.save_pretrained(tmp / name, **({"safe_serialization": True} if weights else {}))
             classes[name] = type(model).__name__
         for name, (tdict, meta) in (tensors or {}).items():
             save_file(tdict, str(tmp / f"{name}.safetensors"), metadata=meta)

@@ -27,7 +27,7 @@ class _Model:
 
 
 def test_trains_once_then_loads_and_removes_the_checkpoint(monkeypatch):
-    monkeypatch.setattr(cache, "_component_classes", lambda: {"_Model": _Loader})
+    monkeypatch.setattr(cache, "_component_class", {"_Model": _Loader}.get)
     calls = []
 
     def train():
@@ -47,7 +47,7 @@ def test_trains_once_then_loads_and_removes_the_checkpoint(monkeypatch):
 
 
 def test_an_entry_lacking_a_required_field_is_retrained(monkeypatch):
-    monkeypatch.setattr(cache, "_component_classes", lambda: {"_Model": _Loader})
+    monkeypatch.setattr(cache, "_component_class", {"_Model": _Loader}.get)
     cache.save_entry("k2", {"m": _Model()}, {"steps": 1})
     with pytest.warns(RuntimeWarning, match="partial or corrupt"):
         out = entries.load_or_train("k2", ("loss_curve",), lambda c, r: "loaded", lambda: "trained")

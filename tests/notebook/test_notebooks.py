@@ -1,5 +1,6 @@
 """Notebook hygiene, and a papermill smoke run of every notebook (twice, to check that the
-results files are reproducible apart from timings)."""
+results files are reproducible apart from timings, and that the executed copies show no stderr,
+warnings or dead progress widgets)."""
 
 from __future__ import annotations
 
@@ -134,10 +135,20 @@ def _run_smoke(tmp_path, monkeypatch, tag, *extra):
     return out
 
 
+@pytest.fixture(scope="module")
+def smoke_runs(tmp_path_factory):
+    """The smoke profile run twice, shared by the tests that read its outputs: the first run
+    trains and caches every model, the second loads them from the cache. The two run folders."""
+    base = tmp_path_factory.mktemp("smoke")
+    with pytest.MonkeyPatch.context() as mp:
+        first = _run_smoke(base, mp, "first")
+        second = _run_smoke(base, mp, "second", "--no-html")  # the first run's HTML is checked below
+    return first, second
+
+
 @pytest.mark.notebooks
-def test_smoke_run_of_every_notebook_is_reproducible(tmp_path, monkeypatch):
-    first = _run_smoke(tmp_path, monkeypatch, "first")
-    second = _run_smoke(tmp_path, monkeypatch, "second", "--no-html")  # the first run's HTML is checked below
+def test_smoke_run_of_every_notebook_is_reproducible(smoke_runs, tmp_path, monkeypatch):
+    first, second = smoke_runs
     for nb in NOTEBOOKS:
         a = json.loads((first / "results" / f"{nb.stem}.json").read_text())
         b = json.loads((second / "results" / f"{nb.stem}.json").read_text())
@@ -191,6 +202,88 @@ def test_smoke_run_of_every_notebook_is_reproducible(tmp_path, monkeypatch):
     auc = cmp["metrics"]["attacks"]["secmi_stat"]["auc"]
     assert f"| secmi_stat | {auc:.3f} [" in md
     assert "nan" not in md and prop["metrics"]["mean_absolute_error"] and "### 07" in md
+
+
+KERNEL_DISPLAY_NAME = "Python 3 (mialib)"  # what the README tells the reader to pick
+WIDGET = "application/vnd.jupyter.widget-view+json"
+# a Python warning as printed (its "SomeWarning: message" line, or the "warnings.warn(" source
+# line under it), or transformers' notice that torchvision is missing (torchvision stays uninstalled)
+WARNING_TEXT = re.compile(r"\b[A-Z]\w*Warning: |warnings\.warn\(|requires torchvision")
+# a tqdm bar as it was first displayed (papermill keeps a widget's first text, "desc:   0%|  | 0/1")
+BAR_AT_ZERO = re.compile(r"(?<![\d.])0%\|")
+
+
+def output_problems(nb) -> list[str]:
+    """What an executed notebook ``nb`` shows that a reader should not see, each naming its cell
+    and text: output on stderr, a Python warning, a progress widget left at 0%, or a kernel
+    name other than the README's."""
+    problems = []
+    shown = nb.metadata.get("kernelspec", {}).get("display_name")
+    if shown != KERNEL_DISPLAY_NAME:
+        problems.append(f"kernelspec display_name is {shown!r}, not {KERNEL_DISPLAY_NAME!r}")
+    for i, cell in enumerate(nb.cells):
+        for out in cell.get("outputs", []) if cell.cell_type == "code" else []:
+            if out.output_type == "stream":
+                text = out.text.strip()
+                if out.name == "stderr":
+                    problems.append(f"cell {i}: stderr: {text[:300]!r}")
+                elif WARNING_TEXT.search(text):
+                    problems.append(f"cell {i}: a warning on {out.name}: {text[:300]!r}")
+            elif out.output_type in ("display_data", "execute_result"):
+                plain = out.get("data", {}).get("text/plain", "")
+                if WIDGET in out.get("data", {}) and BAR_AT_ZERO.search(plain):
+                    problems.append(f"cell {i}: a progress widget left at 0%: {plain.strip()[:120]!r}")
+                elif WARNING_TEXT.search(plain):
+                    problems.append(f"cell {i}: a warning in its output: {plain.strip()[:300]!r}")
+    return problems
+
+
+@pytest.mark.notebooks
+@pytest.mark.parametrize("nb_path", NOTEBOOKS, ids=lambda p: p.stem)
+def test_executed_notebooks_show_no_warnings_stderr_or_dead_progress_bars(smoke_runs, nb_path):
+    # both runs: the first saves every model (save_pretrained's bars), the second loads them
+    # (from_pretrained's); MIALIB_PROGRESS=0 here as in ./run_all.sh, so mialib's own bars are off
+    problems = [f"{run.name} run, {p}" for run in smoke_runs
+                for p in output_problems(nbformat.read(run / "executed" / nb_path.name, as_version=4))]
+    assert not problems, f"{nb_path.name}:\n" + "\n".join(problems)
+
+
+def _executed(*outputs, display_name=KERNEL_DISPLAY_NAME):
+    nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_markdown_cell("# t"),
+                                         nbformat.v4.new_code_cell("x", outputs=list(outputs))])
+    nb.metadata["kernelspec"] = {"display_name": display_name, "language": "python", "name": "python3"}
+    return nb
+
+
+def _display(plain, widget=False):
+    data = {"text/plain": plain}
+    if widget:
+        data[WIDGET] = {"model_id": "0" * 32, "version_major": 2, "version_minor": 0}
+    return nbformat.v4.new_output("display_data", data=data)
+
+
+@pytest.mark.parametrize("output, found", [
+    (nbformat.v4.new_output("stream", name="stderr", text="[transformers] `CLIPImageProcessor` requires torchvision "
+                                                          "(not installed); falling back\n"), "cell 1: stderr"),
+    (nbformat.v4.new_output("stream", name="stderr", text="There are modules in UNet2DModel that should be kept in "
+                                                          "float32: [].\n"), "cell 1: stderr"),
+    (nbformat.v4.new_output("stream", name="stdout", text="/x/y.py:3: FutureWarning: going away\n  warnings.warn(\n"),
+     "cell 1: a warning on stdout"),
+    (_display("Writing model shards:   0%|          | 0/1 [00:00<?, ?it/s]", widget=True),
+     "cell 1: a progress widget left at 0%: 'Writing model shards"),
+    (_display("/x/y.py:3: UserWarning: careful"), "cell 1: a warning in its output"),
+])
+def test_the_output_check_names_each_problem_and_its_cell(output, found):
+    problems = output_problems(_executed(nbformat.v4.new_output("stream", name="stdout", text="fine\n"), output))
+    assert len(problems) == 1 and problems[0].startswith(found), problems
+
+
+def test_the_output_check_passes_clean_outputs_and_checks_the_kernel_name():
+    clean = [nbformat.v4.new_output("stream", name="stdout", text="AUC 0.61; the warning stands for larger models\n"),
+             _display("Loading weights: 100%|##########| 20/20", widget=True), _display("   auc\n0  0.5")]
+    assert output_problems(_executed(*clean)) == []
+    assert output_problems(_executed(*clean, display_name="Python 3 (ipykernel)")) == [
+        "kernelspec display_name is 'Python 3 (ipykernel)', not 'Python 3 (mialib)'"]
 
 
 def test_gallery_refuses_to_run_without_a_run(tmp_path, monkeypatch, capsys):
