@@ -25,6 +25,7 @@ from pathlib import Path
 
 import torch
 
+from ..core.quiet import EMPTY_FLOAT32_NOTICE, dropping_log_message
 from ..diffusion.adapters import PREDICTION_TYPES, pipeline_target, unet_target
 from ..diffusion.models import resolve_device
 from ..diffusion.target import DiffusionTarget
@@ -167,7 +168,8 @@ def _text_model(folder: Path, *, device, batch_size: int) -> AuditedModel:
     dtypes = {str(next(m.parameters()).dtype) for m in (pipe.unet, pipe.vae, pipe.text_encoder)}
     if dtypes != {"torch.float32"}:
         notices.append(f"The pipeline's weights are {', '.join(sorted(dtypes))}; they were cast to fp32.")
-        pipe = pipe.to(torch.float32)
+        with dropping_log_message(*EMPTY_FLOAT32_NOTICE):  # the cast is stated in the notice above
+            pipe = pipe.to(torch.float32)
     target = pipeline_target(pipe, batch_size=batch_size)
     pred = pipe.scheduler.config.prediction_type
     shape = target.image_shape

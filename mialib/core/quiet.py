@@ -10,6 +10,9 @@ import logging
 # transformers' logger and text for "`CLIPImageProcessor` requires torchvision (not installed);
 # falling back to `CLIPImageProcessorPil` ..." (the same for SigLIP's)
 TORCHVISION_NOTICE = ("transformers.utils.import_utils", "requires torchvision (not installed)")
+# diffusers' ModelMixin.to warns of modules "that should be kept in float32" even when it names none
+# (``[]``, as for every model here); a model that does name such modules still gets the warning
+EMPTY_FLOAT32_NOTICE = ("diffusers.models.modeling_utils", "should be kept in float32: []")
 
 
 class _DropMessage(logging.Filter):

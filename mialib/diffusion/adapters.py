@@ -8,7 +8,7 @@ import copy
 
 import torch
 
-from ..core.quiet import dropping_log_message
+from ..core.quiet import EMPTY_FLOAT32_NOTICE, dropping_log_message
 from .encoders import embed, encode_latents
 from .target import CondSpec, DiffusionTarget, Encoder
 
@@ -121,10 +121,8 @@ def low_precision_target(unet: torch.nn.Module, scheduler, dtype: torch.dtype = 
     """A target that runs a copy of ``unet`` in ``dtype`` (inputs cast to it, outputs back to
     fp32): a deliberately imprecise model, for showing what rounding does to SecMI's tiny
     errors. :func:`unet_target` refuses such models for every other use."""
-    # diffusers' ModelMixin.to warns of modules "that should be kept in float32" even when it names
-    # none (``[]``, as for every UNet here): casting the whole copy is the point, so that empty
-    # notice is dropped; a model that does name such modules still gets the warning
-    with dropping_log_message("diffusers.models.modeling_utils", "should be kept in float32: []"):
+    # casting the whole copy is the point: diffusers' empty "kept in float32: []" notice is dropped
+    with dropping_log_message(*EMPTY_FLOAT32_NOTICE):
         low = copy.deepcopy(unet).to(dtype).eval()
     device = next(low.parameters()).device
     cfg = low.config
