@@ -11,6 +11,12 @@ fixed order, so a run stays a pure function of its settings and data.
   nearly clean steps, whose noise is hard to see and matters little to a sample, weigh less.
 - :class:`VAEObjective`: an ``AutoencoderKL``'s reconstruction MSE plus ``kl_weight`` x its
   KL divergence per pixel value (Kingma & Welling 2014, with a reparameterised latent sample).
+
+Data parallelism (``shard``): every process of a data-parallel run draws the randomness of the
+whole global batch, in the same order as one process would, and runs the model on its own
+contiguous ``shard`` of it only. With equal shards, the mean of the processes' losses (what
+averaging their gradients computes) is the one-process loss of the global batch, and the
+generator of every process stays where the one-process run leaves it.
 """
 
 from __future__ import annotations
@@ -38,17 +44,22 @@ class DenoisingObjective:
         self.device, self.cond_kw, self.null, self.dropout = device, cond_kw, null, dropout
         self.snr_gamma = float(snr_gamma)
 
-    def __call__(self, model, x0: torch.Tensor, cond: torch.Tensor | None, gen: torch.Generator) -> torch.Tensor:
+    def __call__(self, model, x0: torch.Tensor, cond: torch.Tensor | None, gen: torch.Generator,
+                 shard: slice | None = None) -> torch.Tensor:
+        """The loss of the batch ``x0`` (its rows ``shard`` only, every draw made for all rows)."""
         b = len(x0)
         t = torch.randint(0, len(self.abar), (b,), generator=gen)
         noise = torch.randn((b, *x0.shape[1:]), generator=gen)
+        if cond is not None and self.dropout > 0:
+            cond = drop_condition(cond, self.null, self.dropout, gen)
+        if shard is not None:
+            x0, t, noise = x0[shard], t[shard], noise[shard]
+            cond = None if cond is None else cond[shard]
         t, noise = t.to(self.device), noise.to(self.device)
         a = self.abar[t].view(-1, 1, 1, 1)
         xt = a.sqrt() * x0 + (1 - a).sqrt() * noise
         kwargs = {}
         if cond is not None:
-            if self.dropout > 0:
-                cond = drop_condition(cond, self.null, self.dropout, gen)
             kwargs[self.cond_kw] = cond.to(self.device)
         pred = model(xt, t, **kwargs).sample
         if not self.snr_gamma:
@@ -66,8 +77,13 @@ class VAEObjective:
         self.kl_weight = float(kl_weight)
         self.meta = {"objective": "vae", "kl_weight": self.kl_weight}
 
-    def __call__(self, model, x: torch.Tensor, cond, gen: torch.Generator) -> torch.Tensor:
-        post = model.encode(x).latent_dist
-        z = post.mean + post.std * torch.randn(post.mean.shape, generator=gen).to(x.device)
+    def __call__(self, model, x: torch.Tensor, cond, gen: torch.Generator, shard: slice | None = None) -> torch.Tensor:
+        """The loss of the batch ``x`` (its rows ``shard`` only, the latent noise drawn for all rows)."""
+        post = model.encode(x if shard is None else x[shard]).latent_dist
+        full = (len(x), *post.mean.shape[1:])
+        eps = torch.randn(full, generator=gen)
+        if shard is not None:
+            eps, x = eps[shard], x[shard]
+        z = post.mean + post.std * eps.to(x.device)
         recon = model.decode(z).sample
         return torch.nn.functional.mse_loss(recon, x) + self.kl_weight * post.kl().mean() / x[0].numel()

@@ -115,3 +115,63 @@ def test_snr_gamma_enters_the_cache_key_only_when_set():
     assert TrainConfig(snr_gamma=5.0).to_dict()["snr_gamma"] == 5.0
     with pytest.raises(ValueError, match="snr_gamma"):
         TrainConfig(snr_gamma=-1.0)
+
+
+def _grads(model, loss) -> list[torch.Tensor]:
+    model.zero_grad(set_to_none=True)
+    loss.backward()
+    return [p.grad.clone() for p in model.parameters() if p.grad is not None]
+
+
+def _sharded_equals_whole(model, objective, x, cond, world: int, atol: float):
+    """Data parallelism's arithmetic, in one process: each of ``world`` ranks draws the whole batch's
+    randomness from the same seed and runs its contiguous shard; the mean of their gradients (what
+    an all-reduce average gives) is the whole batch's gradient, and every rank's generator ends
+    where the one-process run's does."""
+    from helpers import gen
+
+    g_whole = gen(3)
+    whole = _grads(model, objective(model, x, cond, g_whole))
+    per_rank, b = [], len(x)
+    for rank in range(world):
+        g = gen(3)
+        shard = slice(rank * b // world, (rank + 1) * b // world)
+        per_rank.append(_grads(model, objective(model, x, cond, g, shard=shard)))
+        assert torch.equal(g.get_state(), g_whole.get_state()), "a rank's generator drifted from the one-process run"
+    for w, *shards in zip(whole, *per_rank):
+        torch.testing.assert_close(torch.stack(shards).mean(0), w, atol=atol, rtol=1e-4)
+
+
+@pytest.mark.parametrize("world", [2, 4])
+def test_a_sharded_denoising_step_is_the_whole_batch_step(world):
+    from helpers import tiny_unet
+    from mialib.diffusion.models import build_scheduler
+    from mialib.diffusion.objectives import DenoisingObjective
+
+    torch.manual_seed(0)
+    model = tiny_unet()
+    x = torch.rand(8, 1, 8, 8) * 2 - 1
+    abar = build_scheduler().alphas_cumprod
+    _sharded_equals_whole(model, DenoisingObjective(abar, "cpu"), x, None, world, atol=1e-6)
+    _sharded_equals_whole(model, DenoisingObjective(abar, "cpu", snr_gamma=5.0), x, None, world, atol=1e-6)
+
+
+def test_a_sharded_conditional_step_with_guidance_dropout_is_the_whole_batch_step():
+    from helpers import TINY, tiny_unet
+    from dataclasses import replace
+    from mialib.diffusion.models import build_scheduler
+    from mialib.diffusion.objectives import DenoisingObjective
+
+    model = tiny_unet(cfg=replace(TINY, num_classes=10))
+    x = torch.rand(8, 1, 8, 8) * 2 - 1
+    labels = torch.arange(8) % 10
+    objective = DenoisingObjective(build_scheduler().alphas_cumprod, "cpu", cond_kw="class_labels",
+                                   null=torch.tensor(10), dropout=0.5)
+    _sharded_equals_whole(model, objective, x, labels, 2, atol=1e-6)
+
+
+def test_a_sharded_vae_step_is_the_whole_batch_step():
+    torch.manual_seed(0)
+    size = CFG.image_size
+    _sharded_equals_whole(build_vae(CFG, seed=2), VAEObjective(1e-3), torch.rand(8, 3, size, size) * 2 - 1, None, 2,
+                          atol=1e-6)
