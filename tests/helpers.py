@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import contextlib
+import logging
+
 import torch
 
 from mialib.diffusion.models import ModelConfig, build_unet
@@ -85,3 +88,18 @@ class RewrittenUNet(torch.nn.Module):
         x0 = (x.double() - (1 - a).sqrt() * eps) / a.sqrt()
         out = a.sqrt() * eps - (1 - a).sqrt() * x0 if self.kind == "v_prediction" else x0
         return type("Out", (), {"sample": out.float()})()
+
+
+@contextlib.contextmanager
+def logged_messages(logger_name: str):
+    """The messages ``logger_name`` logs inside the block, as a list (diffusers' loggers do not
+    propagate to pytest's caplog)."""
+    seen = []
+    handler = logging.Handler()
+    handler.emit = lambda record: seen.append(record.getMessage())
+    logger = logging.getLogger(logger_name)
+    logger.addHandler(handler)
+    try:
+        yield seen
+    finally:
+        logger.removeHandler(handler)

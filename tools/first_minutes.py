@@ -28,6 +28,7 @@ import nbformat
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from mialib.notebook import lane, student  # noqa: E402
+from mialib.notebook.course import exercise_notebooks  # noqa: E402
 from mialib.notebook.profiles import load_profile, notebook_paths, plan, profile_path  # noqa: E402
 
 
@@ -70,7 +71,7 @@ def main(argv=None) -> int:
     ap.add_argument("--cold", action="store_true", help="give each notebook an empty cache of its own")
     ap.add_argument("--only", nargs="+", metavar="NOTEBOOK")
     args = ap.parse_args(argv)
-    notebooks = [p for p in notebook_paths() if student.exercise_cells(nbformat.read(p, as_version=4))]
+    notebooks = exercise_notebooks()
     if args.only:
         unknown = sorted(set(args.only) - {p.stem for p in notebooks})
         if unknown:

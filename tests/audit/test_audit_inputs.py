@@ -10,7 +10,7 @@ import pytest
 import torch
 from PIL import Image
 
-from helpers import tiny_pipeline
+from helpers import logged_messages, tiny_pipeline
 from mialib.audit.errors import AuditError
 from mialib.audit.inputs import MIN_EVALUATION, build_split, read_images, read_table, with_conditioning
 from mialib.audit.model import load_audited_model
@@ -200,18 +200,9 @@ def test_a_stable_diffusion_pipeline_is_audited_with_captions(tmp_path):
 
 
 def test_a_half_precision_pipeline_is_cast_with_one_notice_and_no_library_noise(tmp_path):
-    import logging
-
     pipe, _, _ = tiny_pipeline(tmp_path / "tok")
     pipe.to(torch.float16).save_pretrained(tmp_path / "sd16")
-    logger = logging.getLogger("diffusers.models.modeling_utils")  # diffusers' loggers do not propagate to pytest's
-    seen = []
-    handler = logging.Handler()
-    handler.emit = lambda record: seen.append(record.getMessage())
-    logger.addHandler(handler)
-    try:
+    with logged_messages("diffusers.models.modeling_utils") as seen:
         m = load_audited_model(tmp_path / "sd16")
-    finally:
-        logger.removeHandler(handler)
     assert any("cast to fp32" in n for n in m.notices)
     assert not [s for s in seen if "kept in float32" in s], seen  # diffusers' empty notice, once per part before

@@ -259,21 +259,13 @@ def test_low_precision_target_keeps_the_models_shape_and_class_labels():
 
 
 def test_low_precision_target_drops_only_diffusers_empty_float32_notice():
-    import logging
-
+    from helpers import logged_messages
     from mialib.diffusion.adapters import low_precision_target
     cfg = ModelConfig(image_size=8, channels=1, block_out_channels=(8, 16), norm_num_groups=4)
     unet = build_unet(cfg)
-    logger = logging.getLogger("diffusers.models.modeling_utils")  # diffusers' loggers do not propagate to pytest's
-    seen = []
-    handler = logging.Handler()
-    handler.emit = lambda record: seen.append(record.getMessage())
-    logger.addHandler(handler)
-    try:
+    with logged_messages("diffusers.models.modeling_utils") as seen:
         low_precision_target(unet, build_scheduler())
         assert not [m for m in seen if "kept in float32" in m]
         # the control: diffusers still says it for a plain cast, so the filter was narrow and is gone
         copy.deepcopy(unet).to(torch.bfloat16)
-    finally:
-        logger.removeHandler(handler)
     assert [m for m in seen if "should be kept in float32: []" in m]
